@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bpfswift",
+    products: [
+        .library(name: "BPFCore", targets: ["BPFCore"]),
+        .executable(name: "bpfswift", targets: ["bpfswift"]),
+    ],
+    targets: [
+        // The system libbpf, found through pkg-config. Headers and static
+        // inline shims only: no logic lives here.
+        .systemLibrary(
+            name: "CLibBPF",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev", "zlib1g-dev"])]
+        ),
+        // The object model over libbpf and the bpf syscall. The only importer of CLibBPF.
+        .target(name: "BPFCore", dependencies: ["CLibBPF"]),
+        // Dispatcher, commands, renderers, generators: testable in-process.
+        .target(name: "BPFSwiftCLI", dependencies: ["BPFCore"]),
+        .executableTarget(name: "bpfswift", dependencies: ["BPFSwiftCLI"]),
+        // Shared by the test targets: fixtures, unique bpffs dirs, running the binary, bpftool oracle.
+        .target(name: "TestSupport", dependencies: ["BPFCore"], path: "Tests/TestSupport"),
+        .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore", "TestSupport"]),
+        .testTarget(name: "BPFSwiftCLITests", dependencies: ["BPFSwiftCLI", "BPFCore", "TestSupport", "bpfswift"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

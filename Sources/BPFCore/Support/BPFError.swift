@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CLibBPF
+
+/// A failed operation: what was being done, and the errno that said why.
+///
+/// `description` reads like "open pinned map /sys/fs/bpf/x: No such file or directory".
+public struct BPFError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What was being done, e.g. "pin program count_enter at /sys/fs/bpf/x".
+    public var operation: String
+    /// The errno (positive), or 0 when the failure has no errno.
+    public var errno: Int32
+    /// Extra detail (libbpf's last warning, a mismatching attribute, ...).
+    public var detail: String?
+
+    public init(_ operation: String, errno: Int32 = 0, detail: String? = nil) {
+        self.operation = operation
+        self.errno = errno
+        self.detail = detail
+    }
+
+    /// An error without errno: the operation text is the whole message.
+    public static func message(_ text: String) -> BPFError { BPFError(text) }
+
+    public var description: String {
+        var s = operation
+        if errno != 0 { s += ": " + errnoText(errno) }
+        if let detail, !detail.isEmpty { s += " (" + detail + ")" }
+        return s
+    }
+}
+
+/// The C library's text for an errno value.
+public func errnoText(_ code: Int32) -> String {
+    guard let p = strerror(code) else { return "errno \(code)" }
+    return String(cString: p)
+}
+
+/// Turns a libbpf/syscall style return (`-1` + errno, or `-errno`) into a thrown BPFError.
+@discardableResult
+@inline(__always)
+func check(_ ret: Int32, _ operation: @autoclosure () -> String) throws(BPFError) -> Int32 {
+    if ret >= 0 { return ret }
+    let code = ret == -1 ? Glibc.errno : -ret
+    throw BPFError(operation(), errno: code == 0 ? EINVAL : code)
+}
+
+/// For libbpf calls that return a pointer or NULL with errno set (libbpf 1.0 mode).
+@inline(__always)
+func checkPointer<T>(_ p: T?, _ operation: @autoclosure () -> String) throws(BPFError) -> T {
+    if let p { return p }
+    let code = Glibc.errno
+    throw BPFError(operation(), errno: code == 0 ? EINVAL : code)
+}
+
+/// The last warning libbpf printed (captured when -d is off), cleared on read.
+public func takeLibbpfWarning() -> String? {
+    let text = String(cString: bpfswift_last_warning())
+    bpfswift_clear_last_warning()
+    let trimmed = text.trimmingTrailingNewlines()
+    return trimmed.isEmpty ? nil : trimmed
+}
+
+/// Routes libbpf's log: everything to stderr with `debug`, else only kept for error messages.
+public func setLibbpfDebug(_ debug: Bool) {
+    bpfswift_set_libbpf_debug(debug ? 1 : 0)
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var s = Substring(self)
+        while let last = s.last, last == "\n" || last == " " || last == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}

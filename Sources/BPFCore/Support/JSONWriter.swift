@@ -1,0 +1,132 @@
+/// A streaming JSON writer in the manner of bpftool's json_writer: the
+/// caller opens objects and arrays and writes keys and values; commas and
+/// (with `pretty`) indentation are handled here.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    public let pretty: Bool
+    // One entry per open container: whether it already has an element.
+    private var hasElement: [Bool] = []
+    private var afterKey = false
+
+    public init(pretty: Bool = false) {
+        self.pretty = pretty
+        bytes.reserveCapacity(4096)
+    }
+
+    /// Takes what was written so far (for flushing a long stream).
+    public mutating func take() -> [UInt8] {
+        let b = bytes
+        bytes.removeAll(keepingCapacity: true)
+        return b
+    }
+
+    public var depth: Int { hasElement.count }
+
+    private mutating func newline() {
+        guard pretty else { return }
+        bytes.append(UInt8(ascii: "\n"))
+        for _ in 0..<hasElement.count { bytes.append(contentsOf: [32, 32, 32, 32]) }
+    }
+
+    private mutating func beforeValue() {
+        if afterKey { afterKey = false; return }
+        if let last = hasElement.last {
+            if last { bytes.append(UInt8(ascii: ",")) }
+            hasElement[hasElement.count - 1] = true
+            newline()
+        }
+    }
+
+    public mutating func beginObject() {
+        beforeValue(); bytes.append(UInt8(ascii: "{")); hasElement.append(false)
+    }
+
+    public mutating func endObject() {
+        let had = hasElement.removeLast()
+        if had { newline() }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    public mutating func beginArray() {
+        beforeValue(); bytes.append(UInt8(ascii: "[")); hasElement.append(false)
+    }
+
+    public mutating func endArray() {
+        let had = hasElement.removeLast()
+        if had { newline() }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    public mutating func key(_ k: String) {
+        beforeValue()
+        appendQuoted(k)
+        bytes.append(UInt8(ascii: ":"))
+        if pretty { bytes.append(32) }
+        afterKey = true
+    }
+
+    public mutating func string(_ s: String) { beforeValue(); appendQuoted(s) }
+    public mutating func bool(_ b: Bool) { beforeValue(); bytes.append(contentsOf: (b ? "true" : "false").utf8) }
+    public mutating func null() { beforeValue(); bytes.append(contentsOf: "null".utf8) }
+    public mutating func int<T: BinaryInteger>(_ v: T) { beforeValue(); appendDecimal(v) }
+    /// A number or other JSON literal already formatted.
+    public mutating func raw(_ literal: String) { beforeValue(); bytes.append(contentsOf: literal.utf8) }
+    public mutating func double(_ v: Double) {
+        beforeValue()
+        if v.isFinite { bytes.append(contentsOf: formatDouble(v).utf8) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    // Convenience: key + value.
+    public mutating func field(_ k: String, _ s: String) { key(k); string(s) }
+    public mutating func field<T: BinaryInteger>(_ k: String, _ v: T) { key(k); int(v) }
+    public mutating func field(_ k: String, _ b: Bool) { key(k); bool(b) }
+
+    private mutating func appendDecimal<T: BinaryInteger>(_ v: T) {
+        if v == 0 { bytes.append(UInt8(ascii: "0")); return }
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let negative = v < 0
+        var mag = v.magnitude
+        var n = 0
+        withUnsafeMutableBytes(of: &tmp) { buf in
+            while mag > 0 {
+                buf[39 - n] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: mag % 10)
+                mag /= 10
+                n += 1
+            }
+            if negative { bytes.append(UInt8(ascii: "-")) }
+            bytes.append(contentsOf: buf[(40 - n)...])
+        }
+    }
+
+    private mutating func appendQuoted(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for c in s.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 0x08: bytes.append(contentsOf: [92, UInt8(ascii: "b")])
+            case 0x0c: bytes.append(contentsOf: [92, UInt8(ascii: "f")])
+            case 0x0a: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0d: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Formats a double the way C's "%g"-ish output reads in JSON: shortest round-trip form.
+public func formatDouble(_ v: Double) -> String {
+    var s = "\(v)"
+    if s.hasSuffix(".0") { s.removeLast(2) }
+    return s
+}

@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BPFCore
+
+/// The command-line entry point: parses global options, selects the object
+/// and verb by prefix, runs it, and turns errors into exit statuses.
+public enum CLI {
+    public static let version = "0.1.0"
+
+    static let optionsGrammar = "OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-f|--bpffs} | {-h|--help} | {-V|--version} }"
+
+    /// The object table. Order matters: prefixes select the first match.
+    public static var groups: [CommandGroup] {
+        [ProgCommand.group, MapCommand.group, LinkCommand.group, ObjectCommand.group,
+         StructOpsCommand.group, GenCommand.group]
+    }
+
+    static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "version", "help"]
+
+    public static var usageText: String {
+        """
+        Usage: bpfswift [OPTIONS] OBJECT { COMMAND | help }
+               bpfswift batch is not supported; run one command per invocation
+               bpfswift version
+
+               OBJECT := { prog | map | link | object | struct_ops | gen | version | help }
+               \(optionsGrammar)
+
+        """
+    }
+
+    /// Runs `arguments` (argv without the program name is fine too: argv[0] is skipped
+    /// when `skipProgramName`), writing to the given sinks. Returns the exit status.
+    public static func run(_ argv: [String], out: OutputSink, err: OutputSink, skipProgramName: Bool = true) -> Int32 {
+        let args = skipProgramName ? Array(argv.dropFirst()) : argv
+        var options = GlobalOptions()
+        var rest: [String] = []
+        var showHelp = false, showVersion = false
+        var endOfOptions = false
+        for a in args {
+            if endOfOptions { rest.append(a); continue }
+            switch a {
+            case "--": endOfOptions = true
+            case "--json": options.json = true
+            case "--pretty": options.json = true; options.pretty = true
+            case "--debug": options.debug = true
+            case "--bpffs": options.bpffs = true
+            case "--help": showHelp = true
+            case "--version": showVersion = true
+            default:
+                if a.count >= 2, a.hasPrefix("-"), !a.hasPrefix("--"),
+                   a.dropFirst().allSatisfy({ "jpdfhV".contains($0) }) {
+                    for c in a.dropFirst() {
+                        switch c {
+                        case "j": options.json = true
+                        case "p": options.json = true; options.pretty = true
+                        case "d": options.debug = true
+                        case "f": options.bpffs = true
+                        case "h": showHelp = true
+                        default: showVersion = true
+                        }
+                    }
+                } else {
+                    rest.append(a)
+                }
+            }
+        }
+        setLibbpfDebug(options.debug)
+        let ctx = Context(options: options, out: out, err: err)
+        defer { out.flush(); err.flush() }
+        do {
+            if showVersion { try VersionCommand.run(ctx); return 0 }
+            if rest.isEmpty || (showHelp && rest.count == 1 && !objectWords.contains(where: { $0.hasPrefix(rest[0]) })) {
+                out.write(usageText)
+                return showHelp ? 0 : 2
+            }
+            let word = rest[0]
+            guard let object = objectWords.first(where: { $0.hasPrefix(word) }) else {
+                throw UsageError("unknown object '\(word)'; expected one of: \(objectWords.joined(separator: ", "))")
+            }
+            switch object {
+            case "version":
+                try VersionCommand.run(ctx); return 0
+            case "help":
+                out.write(usageText); return 0
+            default:
+                let group = groups.first { $0.name == object }!
+                try dispatch(group, Array(rest.dropFirst()), ctx, help: showHelp)
+                return 0
+            }
+        } catch let e as UsageError {
+            report(e.message + (e.message.contains("help'") ? "" : ""), ctx)
+            return 2
+        } catch let e as BPFError {
+            report(e.description, ctx)
+            return 1
+        } catch {
+            report("\(error)", ctx)
+            return 1
+        }
+    }
+
+    static func dispatch(_ group: CommandGroup, _ words: [String], _ ctx: Context, help: Bool) throws {
+        if help || words.first.map({ "help".hasPrefix($0) && $0.count >= 1 && group.select($0) == nil }) == true
+            || words.first == "help" {
+            ctx.out.write(group.usageText)
+            return
+        }
+        let command: Command
+        var rest = words
+        if let w = words.first {
+            guard let c = group.select(w) else {
+                throw UsageError("unknown command '\(w)' for \(group.name); see 'bpfswift \(group.name) help'")
+            }
+            command = c
+            rest.removeFirst()
+        } else {
+            guard let c = group.commands.first else {
+                throw UsageError("\(group.name): expected a command; see 'bpfswift \(group.name) help'")
+            }
+            command = c
+        }
+        var args = Arguments(rest, commandPath: "\(group.name) \(command.name)")
+        do {
+            try command.run(&args, ctx)
+        } catch let e as UsageError {
+            let hint = e.message.contains(" help'") ? "" : "; see 'bpfswift \(group.name) help'"
+            throw UsageError(e.message + hint)
+        }
+    }
+
+    /// One error line on stderr; with -j also `{"error": ...}` on stdout, as bpftool does.
+    static func report(_ message: String, _ ctx: Context) {
+        ctx.err.line("Error: " + message)
+        if ctx.json {
+            var w = JSONWriter(pretty: ctx.options.pretty)
+            w.beginObject(); w.field("error", message); w.endObject()
+            ctx.out.write(bytes: w.bytes)
+            ctx.out.line()
+        }
+    }
+}
+
+/// `bpfswift version`: our version, the libbpf in use, and whether bpffs is mounted.
+enum VersionCommand {
+    static func run(_ ctx: Context) throws {
+        let mounts = Kernel.bpffsMounts()
+        if ctx.json {
+            ctx.emitJSON { w in
+                w.beginObject()
+                w.field("version", CLI.version)
+                w.field("libbpf_version", Kernel.libbpfVersion)
+                w.field("bpffs_mounted", !mounts.isEmpty)
+                w.key("bpffs_mounts"); w.beginArray(); for m in mounts { w.string(m) }; w.endArray()
+                w.endObject()
+            }
+        } else {
+            ctx.out.line("bpfswift v\(CLI.version)")
+            ctx.out.line("using libbpf v\(Kernel.libbpfVersion)")
+            ctx.out.line("bpffs: " + (mounts.isEmpty ? "not mounted" : "mounted at " + mounts.joined(separator: ", ")))
+        }
+    }
+}

@@ -1,0 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BPFSwiftCLI
+
+// A reader that goes away (`bpfswift ... | head`) must not kill us with SIGPIPE.
+signal(SIGPIPE, SIG_IGN)
+exit(CLI.run(CommandLine.arguments, out: OutputSink(fd: 1), err: OutputSink(fd: 2)))
