@@ -83,6 +83,33 @@ struct LinkCommandTests {
         }
     }
 
+    /// A software perf event (page faults of this thread) with a cookie, attached by BPFCore.
+    @Test func perfEventSoftwareLink() throws {
+        let dir = try BPFFSDir("link_perf")
+        defer { dir.remove() }
+        try LinkTesting.loadall("link_perf", dir, autoattach: false)
+        let program = try Kernel.openPinned(dir.sub("p/link_perf"), as: .program)
+        let pin = dir.sub("perf_link")
+        let event = try openPageFaultEvent()
+        try KernelLink.attach(program: program, to: .perfEvent(event, cookie: 42)).pin(at: pin)
+        event.close()  // the link holds the event now
+        let json = try LinkTesting.expectSameShow(try LinkTesting.linkID(pinned: pin))
+        #expect(json["type"] as? String == "perf_event")
+        #expect(json["event_type"] as? String == "software", "\(json)")
+        #expect(json["event_config"] as? String == "page-faults")
+        #expect(json["cookie"] as? Int == 42)
+
+        // Fault in fresh pages on this thread: each fault is a sample.
+        let hits = dir.sub("m/perf_hits")
+        let before = try LinkTesting.counter(hits)
+        let pages = 16, size = pages * Int(getpagesize())
+        let mem = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        try #require(mem != UnsafeMutableRawPointer(bitPattern: -1), "mmap: \(String(cString: strerror(errno)))")
+        defer { munmap(mem, size) }
+        for p in 0..<pages { mem.storeBytes(of: UInt8(1), toByteOffset: p * Int(getpagesize()), as: UInt8.self) }
+        #expect(try LinkTesting.counter(hits) >= before + UInt64(pages))
+    }
+
     // MARK: iterators
 
     @Test func taskIteratorLinks() throws {

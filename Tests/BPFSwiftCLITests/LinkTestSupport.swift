@@ -206,3 +206,34 @@ private func setNetworkNamespace(_ fd: Int32) -> Int32 {
     let cloneNewNet: Int32 = 0x4000_0000
     return unsafeBitCast(sym, to: SetNS.self)(fd, cloneNewNet)
 }
+
+/// perf_event_open(2) for a software page-faults event of the calling thread,
+/// sampling every fault. (cpu-clock would do too, but 6.x kernels move it to a
+/// PMU of its own and report that PMU's dynamic type, not "software".) Glibc's `syscall` is variadic, which
+/// Swift cannot call; its x86-64/arm64 entry takes the arguments in
+/// registers like any function, so it is called through a fixed signature.
+func openPageFaultEvent() throws -> FileDescriptor {
+    #if arch(x86_64)
+    let perfEventOpen = 298
+    #elseif arch(arm64)
+    let perfEventOpen = 241
+    #else
+    throw TestFailure("perf_event_open number unknown for this architecture")
+    #endif
+    typealias Syscall = @convention(c) (Int, UnsafeRawPointer, Int32, Int32, Int32, UInt) -> Int
+    guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syscall") else { throw TestFailure("no syscall symbol") }
+    // struct perf_event_attr, PERF_ATTR_SIZE_VER0 (64 bytes): type, size, config, sample_period.
+    var attr = [UInt8](repeating: 0, count: 64)
+    func put<T: FixedWidthInteger>(_ v: T, at offset: Int) {
+        withUnsafeBytes(of: v.littleEndian) { for (i, b) in $0.enumerated() { attr[offset + i] = b } }
+    }
+    put(UInt32(1), at: 0)                   // PERF_TYPE_SOFTWARE
+    put(UInt32(64), at: 4)                  // size
+    put(UInt64(2), at: 8)                   // PERF_COUNT_SW_PAGE_FAULTS
+    put(UInt64(1), at: 16)                  // sample_period
+    let fd = attr.withUnsafeBytes { raw in
+        unsafeBitCast(sym, to: Syscall.self)(perfEventOpen, raw.baseAddress!, 0, -1, -1, 8 /* PERF_FLAG_FD_CLOEXEC */)
+    }
+    if fd < 0 { throw TestFailure("perf_event_open: \(String(cString: strerror(errno)))") }
+    return FileDescriptor(owning: Int32(fd))
+}
