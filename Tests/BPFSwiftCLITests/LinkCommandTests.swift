@@ -467,6 +467,35 @@ struct LinkCommandTests {
         #expect(prefix.stdout == theirs.stdout)
     }
 
+    /// Every path of the link commands closes what it opens: in-process runs
+    /// leave no BPF descriptors behind (a leak of one per run would show 20 times
+    /// over; other tests of this process hold a few descriptors at any moment).
+    @Test func noDescriptorLeaks() throws {
+        let dir = try BPFFSDir("link_fds")
+        defer { dir.remove() }
+        try LinkTesting.loadall("link_trace", dir, autoattach: true)
+        let pinned = dir.sub("p/link_raw")
+        let id = String(try LinkTesting.linkID(pinned: pinned))
+        func bpfDescriptors() -> Int {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return fds.filter { fd in
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd)) ?? ""
+                return target.hasPrefix("anon_inode:bpf") || target == "anon_inode:btf"
+            }.count
+        }
+        let before = bpfDescriptors()
+        for i in 0..<20 {
+            #expect(runCLI("-j", "-f", "link", "show").status == 0)
+            #expect(runCLI("link", "show", "pinned", pinned).status == 0)
+            #expect(runCLI("link", "pin", "id", id, dir.sub("p/link_tp")).status == 1)       // exists
+            #expect(runCLI("link", "pin", "id", id, dir.sub("again_\(i)")).status == 0)
+            #expect(runCLI("link", "detach", "id", id).status == 1)                         // unsupported
+            #expect(runCLI("link", "show", "pinned", dir.sub("m/raw_hits")).status == 1)    // a map
+        }
+        let after = bpfDescriptors()
+        #expect(after - before < 15, "BPF descriptors: \(before) before, \(after) after")
+    }
+
     @Test func usageAndLookupErrors() throws {
         for args in [["link", "show", "id"], ["link", "show", "name", "x"], ["link", "show", "id", "x"],
                      ["link", "pin", "id", "1"], ["link", "detach"], ["link", "show", "id", "1", "extra"]] {

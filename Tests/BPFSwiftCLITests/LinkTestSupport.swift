@@ -170,22 +170,24 @@ final class TestNetns {
     /// Runs `body` on a thread of its own that has entered the namespace
     /// (network namespaces are per thread; the thread ends afterwards).
     func run<T>(_ body: @escaping () throws -> T) throws -> T {
-        var result: Result<T, Error>? = nil
+        let outcome = ThreadOutcome<T>()
         let done = DispatchSemaphore(value: 0)
         let nsPath = path
         let thread = Thread {
             defer { done.signal() }
             let fd = open(nsPath, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { result = .failure(TestFailure("open \(nsPath): \(String(cString: strerror(errno)))")); return }
+            guard fd >= 0 else {
+                outcome.result = .failure(TestFailure("open \(nsPath): \(String(cString: strerror(errno)))")); return
+            }
             defer { close(fd) }
             guard setNetworkNamespace(fd) == 0 else {
-                result = .failure(TestFailure("setns \(nsPath): \(String(cString: strerror(errno)))")); return
+                outcome.result = .failure(TestFailure("setns \(nsPath): \(String(cString: strerror(errno)))")); return
             }
-            result = Result { try body() }
+            outcome.result = Result { try body() }
         }
         thread.start()
         done.wait()
-        return try result!.get()
+        return try outcome.result!.get()
     }
 
     /// The index of device `name` inside the namespace.
@@ -196,6 +198,12 @@ final class TestNetns {
     func remove() { _ = try? runProcess("/usr/sbin/ip", ["netns", "del", name]) }
 
     deinit { remove() }
+}
+
+/// A result handed from a thread to its waiter: written before the thread
+/// signals, read after the wait.
+private final class ThreadOutcome<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
 }
 
 /// setns(fd, CLONE_NEWNET) for the calling thread. Glibc's Swift module does not
