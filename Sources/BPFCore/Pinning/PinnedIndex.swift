@@ -22,6 +22,12 @@ public final class PinnedIndex {
         paths[kind]?[id] ?? []
     }
 
+    /// Whether any object of `kind` is pinned (bpftool's `-f` then prints a
+    /// `pinned` list, maybe empty, for every object of that kind).
+    public func hasPins(_ kind: BPFObjectKind) -> Bool {
+        !(paths[kind]?.isEmpty ?? true)
+    }
+
     private func walk(_ dir: String, depth: Int) {
         guard depth < 64, let d = opendir(dir) else { return }
         defer { closedir(d) }
