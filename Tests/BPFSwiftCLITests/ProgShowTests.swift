@@ -202,6 +202,34 @@ struct ProgShowTests {
         #expect(plain["pinned"] == nil)
     }
 
+    @Test func severalPinsOfOneProgramComeInBpftoolsOrder() throws {
+        let f = try LoadedFixture("meta_long", label: "manypins")
+        defer { f.remove() }
+        let id = String(try f.id("meta_raw"))
+        for i in 1...6 {
+            let r = try Bpftool.run(["prog", "pin", "id", id, f.dir.sub("p\(i)")])
+            #expect(r.status == 0)
+        }
+        // bpftool's order depends on every program pin on the system, which other
+        // tests change: compare when two bpftool runs around ours agree.
+        var compared = false
+        for _ in 0..<8 where !compared {
+            let before = try Bpftool.run(["-f", "prog", "show", "id", id]).stdout
+            let ours = try bpfswift("-f", "prog", "show", "id", id)
+            let oursJSON = try bpfswift("-j", "-f", "prog", "show", "id", id)
+            let after = try Bpftool.run(["-f", "prog", "show", "id", id]).stdout
+            let afterJSON = try Bpftool.run(["-j", "-f", "prog", "show", "id", id]).stdout
+            guard before == after else { continue }
+            compared = true
+            #expect(ours.stdout == before)
+            let a = try #require(try parseJSON(oursJSON.stdout) as? [String: Any])
+            let b = try #require(try parseJSON(afterJSON) as? [String: Any])
+            #expect((a["pinned"] as? [String])?.count == 7)
+            #expect(a["pinned"] as? [String] == b["pinned"] as? [String])
+        }
+        #expect(compared, "bpftool's output never held still")
+    }
+
     @Test func wholeListAgreesWithBpftool() throws {
         let f = try LoadedFixture("counter", label: "wholelist")
         defer { f.remove() }

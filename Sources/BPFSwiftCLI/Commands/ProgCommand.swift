@@ -63,7 +63,7 @@ enum ProgCommand {
         func view(_ p: Program) -> ProgView? {
             let metadata = p.info.mapIDs.isEmpty ? nil : reader.metadata(for: p.info)
             if let filter, !filter.matches(metadata) { return nil }
-            let pinned: [String]? = anyPinned ? pins!.paths(.program, id: p.id.rawValue) : nil
+            let pinned: [String]? = anyPinned ? pins!.pathsInBpftoolOrder(.program, id: p.id.rawValue) : nil
             let v = ProgView(info: p.info, pinned: pinned, metadata: metadata)
             if let e = v.metadataError {
                 ctx.warn("program \(p.id): metadata \(metadata!.entries[v.metadataCount].name): \(e)")
