@@ -349,6 +349,7 @@ struct LinkCommandTests {
         #expect(try LinkTesting.linkID(pinned: second) == id)
         let pinned = try parseJSON(try bpfswift("-j", "-f", "link", "show", "id", String(id)).stdout) as? [String: Any]
         #expect(Set(pinned?["pinned"] as? [String] ?? []) == [first, second])
+        try LinkTesting.expectSameShow(id)  // two pins, in bpftool's order
 
         unlink(first)
         let hits = dir.sub("m/tp_hits"), me = UInt32(getpid())

@@ -56,12 +56,12 @@ enum LinkCommand {
 
     /// bpftool adds `"pinned"` to every link once any link is pinned (with -f).
     private static func pinnedForJSON(_ info: LinkInfo, _ ctx: Context) -> [String]? {
-        guard ctx.options.bpffs, ctx.pinned.hasAny(.link) else { return nil }
-        return ctx.pinned.paths(.link, id: info.id.rawValue)
+        guard ctx.options.bpffs, ctx.pinned.hasPins(.link) else { return nil }
+        return ctx.pinned.pathsInBpftoolOrder(.link, id: info.id.rawValue)
     }
 
     private static func pinnedForText(_ info: LinkInfo, _ ctx: Context) -> [String] {
-        ctx.options.bpffs ? ctx.pinned.paths(.link, id: info.id.rawValue) : []
+        ctx.options.bpffs ? ctx.pinned.pathsInBpftoolOrder(.link, id: info.id.rawValue) : []
     }
 
     /// `link pin LINK FILE`.
