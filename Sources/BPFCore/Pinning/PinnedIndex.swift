@@ -22,6 +22,11 @@ public final class PinnedIndex {
         paths[kind]?[id] ?? []
     }
 
+    /// Whether any object of `kind` is pinned (bpftool prints `pinned` keys only then).
+    public func hasAny(_ kind: BPFObjectKind) -> Bool {
+        !(paths[kind]?.isEmpty ?? true)
+    }
+
     private func walk(_ dir: String, depth: Int) {
         guard depth < 64, let d = opendir(dir) else { return }
         defer { closedir(d) }
