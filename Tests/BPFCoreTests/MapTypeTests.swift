@@ -9,7 +9,7 @@ import BPFCore
         #expect(MapType(name: "ringbuf") == .ringbuf)
         // No prefix matching: a future type must not shadow an abbreviation.
         #expect(MapType(name: "has") == nil)
-        #expect(MapType.allNames.first == "unspec")
+        #expect(MapType.allNames.first == "hash")
         #expect(MapType.allNames.contains("user_ringbuf"))
         #expect(MapType(rawValue: 9999).description == "type 9999")
     }

@@ -47,10 +47,10 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
         return nil
     }
 
-    /// Every type name this libbpf knows, in enum order.
+    /// Every type name this libbpf knows that a map can be created with, in enum order.
     public static var allNames: [String] {
         var out: [String] = []
-        var i: UInt32 = 0
+        var i: UInt32 = 1  // skip "unspec"
         while let p = libbpf_bpf_map_type_str(bpf_map_type(rawValue: i)) {
             out.append(String(cString: p))
             i += 1
