@@ -46,6 +46,22 @@ public struct MapInfo: Sendable {
     /// The distance between two CPUs' values in a per-CPU value buffer.
     public var perCPUValueStride: Int { (Int(valueSize) + 7) & ~7 }
 
+    /// A description of a map that need not exist (for renderers and tests);
+    /// the fields not given are zero.
+    public init(id: MapID = MapID(0), type: MapType, name: String = "", flags: UInt32 = 0,
+                keySize: UInt32, valueSize: UInt32, maxEntries: UInt32 = 1) {
+        self.id = id
+        self.type = type
+        self.name = name
+        self.flags = flags
+        self.keySize = keySize
+        self.valueSize = valueSize
+        self.maxEntries = maxEntries
+        btfID = 0; btfKeyTypeID = 0; btfValueTypeID = 0; btfVmlinuxValueTypeID = 0; btfVmlinuxID = 0
+        mapExtra = 0; ifindex = 0; netnsDev = 0; netnsIno = 0
+        memlock = nil; frozen = 0; ownerProgType = nil; ownerJited = nil
+    }
+
     /// Reads the info of the map behind `fd`.
     /// Calls `bpf_map_get_info_by_fd` and reads `/proc/self/fdinfo/FD`.
     public init(fd: FileDescriptor) throws(BPFError) {
