@@ -441,4 +441,33 @@ struct MapCommandTests {
         try Self.expectFailure(["map", "freeze", "pinned", dir.sub("a")], message: "freeze map id")
         dir.remove()
     }
+
+    /// Every map verb closes what it opens: run them in-process many times and
+    /// count this process's descriptors (a leak of one per run shows as 30+).
+    @Test func verbsLeakNoDescriptors() throws {
+        let dir = try BPFFSDir("map_fds")
+        let m = try Self.loadMapTypes(dir)
+        try Self.create(dir.sub("h"), "hash", key: 4, value: 4, entries: 8, name: Self.uniqueName("fd"))
+        try Self.create(dir.sub("q"), "queue", key: 0, value: 4, entries: 64, name: Self.uniqueName("fdq"))
+        func fdCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0 }
+        let h = dir.sub("h"), q = dir.sub("q")
+        let runs: [[String]] = [
+            ["map", "show"], ["-f", "map", "show", "pinned", h],
+            ["map", "update", "pinned", h, "key", "1", "0", "0", "0", "value", "1", "0", "0", "0"],
+            ["map", "lookup", "pinned", h, "key", "1", "0", "0", "0"],
+            ["map", "lookup", "pinned", h, "key", "2", "0", "0", "0"],
+            ["-j", "map", "dump", "pinned", h], ["map", "dump", "pinned", "\(m)/outer_arr"],
+            ["map", "dump", "pinned", "\(m)/fifo"],
+            ["map", "update", "pinned", "\(m)/outer_hash", "key", "1", "0", "0", "0", "value", "pinned", "\(m)/inner_a"],
+            ["map", "getnext", "pinned", h], ["map", "delete", "pinned", h, "key", "1", "0", "0", "0"],
+            ["map", "enqueue", "pinned", q, "value", "1", "2", "3", "4"], ["map", "dequeue", "pinned", q],
+            ["map", "pop", "pinned", q], ["map", "lookup", "pinned", h, "key", "1"],
+        ]
+        _ = runs.map { runCLI(args: $0) }  // warm caches (BTF, CPU count)
+        let before = fdCount()
+        for _ in 0..<30 { for r in runs { _ = runCLI(args: r) } }
+        let after = fdCount()
+        #expect(after - before < 30, "descriptors grew from \(before) to \(after)")
+        dir.remove()
+    }
 }
