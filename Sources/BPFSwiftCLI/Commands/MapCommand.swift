@@ -119,12 +119,13 @@ enum MapCommand {
                     j.key("elements")
                 }
                 j.beginArray()
+                let opened = buf.count
                 let printer = MapEntryPrinter(info: m.info, cpus: cpus, style: .json(j), btf: btf, out: buf)
                 do {
                     try walk(m, printer)
                 } catch let e as BPFError {
                     // Nothing read from a map that cannot be walked: print only the error.
-                    if !multi && printer.printed == 0 && !buf.flushedAny { buf.count = 0; throw e }
+                    if !multi && buf.count == opened && !buf.flushedAny { buf.count = 0; throw e }
                     j.endArray()
                     if multi { j.endObject(); j.endArray() }
                     j.endDocument()
@@ -188,11 +189,12 @@ enum MapCommand {
         do {
             try m.walk(&p, preferBatch: preferBatch)
         } catch {
-            if m.info.keySize == 0 || error.errno == EINVAL || error.errno == EOPNOTSUPP || error.errno == 524 {
-                // What queue, stack, ringbuf, bloom_filter ... answer to get_next_key.
-                throw BPFError("dump \(m.label): \(MapShowOutput.typeText(m.info.type)) maps cannot be walked by key",
+            // Key-less maps (queue, stack, ringbuf, bloom_filter, ...) refuse get_next_key.
+            if m.info.keySize == 0 {
+                let queueLike = m.info.type == .queue || m.info.type == .stack
+                throw BPFError("dump \(m.label): \(MapShowOutput.typeText(m.info.type)) maps have no keys to walk",
                                errno: error.errno,
-                               detail: m.info.keySize == 0 ? "use peek/pop/dequeue for queue and stack maps" : nil)
+                               detail: queueLike ? "use peek, pop or dequeue" : nil)
             }
             throw error
         }
