@@ -17,6 +17,7 @@ public final class BPFMap {
     public let info: MapInfo
 
     /// Wraps an open map descriptor (taking ownership) and reads its info.
+    /// Calls `bpf_map_get_info_by_fd`.
     public init(fd: FileDescriptor) throws(BPFError) {
         self.fd = fd
         self.info = try MapInfo(fd: fd)
@@ -116,8 +117,8 @@ public final class BPFMap {
 
     // MARK: elements
 
-    /// The number of possible CPUs, read once per run.
     nonisolated(unsafe) private static var cpuCount: Int?
+    /// The number of possible CPUs, read once per run. Calls `libbpf_num_possible_cpus`.
     public static func possibleCPUs() throws(BPFError) -> Int {
         if let n = cpuCount { return n }
         let n = try possibleCPUCount()

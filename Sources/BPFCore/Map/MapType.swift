@@ -48,6 +48,7 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     }
 
     /// Every type name this libbpf knows that a map can be created with, in enum order.
+    /// Calls `libbpf_bpf_map_type_str`.
     public static var allNames: [String] {
         var out: [String] = []
         var i: UInt32 = 1  // skip "unspec"
