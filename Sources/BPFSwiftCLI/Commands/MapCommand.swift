@@ -58,8 +58,8 @@ enum MapCommand {
         let pins: PinnedIndex? = ctx.options.bpffs ? ctx.pinned : nil
         func pinned(_ info: MapInfo) -> [String]? {
             guard let pins else { return nil }
-            if ctx.json && !pins.hasAny(.map) { return nil }
-            return pins.paths(.map, id: info.id.rawValue)
+            if ctx.json && !pins.hasPins(.map) { return nil }
+            return pins.pathsInBpftoolOrder(.map, id: info.id.rawValue)
         }
         func emit(_ m: BPFMap, _ w: inout JSONWriter) {
             if ctx.json { MapShowOutput.json(m.info, pinned: pinned(m.info), &w) }
