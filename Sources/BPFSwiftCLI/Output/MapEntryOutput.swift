@@ -7,9 +7,16 @@ import BPFCore
 /// BTF, or vmlinux BTF for a value type that lives there (struct_ops), as
 /// bpftool's get_map_kv_btf picks it.
 struct MapBTFFormat {
-    let btf: BTF
     let keyTypeID: UInt32
     let valueTypeID: UInt32
+    /// One dumper per map: it compiles each type once.
+    let dumper: BTFDumper
+
+    init(btf: BTF, keyTypeID: UInt32, valueTypeID: UInt32) {
+        self.keyTypeID = keyTypeID
+        self.valueTypeID = valueTypeID
+        dumper = BTFDumper(btf: btf)
+    }
 
     static func load(for info: MapInfo) throws(BPFError) -> MapBTFFormat? {
         if info.btfVmlinuxValueTypeID != 0 {
@@ -24,12 +31,11 @@ struct MapBTFFormat {
     }
 
     func writeJSON(_ typeID: UInt32, _ data: UnsafeRawBufferPointer, to w: inout JSONWriter) throws(BPFError) {
-        // BTFDumper (Sources/BPFCore/BTF) lands separately; until then say so.
-        throw BPFError("format BTF type \(typeID): BTF value formatting is not in this build yet")
+        try dumper.writeJSON(typeID: typeID, data: data, to: &w)
     }
 
     func writeText(_ typeID: UInt32, _ data: UnsafeRawBufferPointer, indent: Int, to s: inout String) throws(BPFError) {
-        throw BPFError("format BTF type \(typeID): BTF value formatting is not in this build yet")
+        try dumper.writeText(typeID: typeID, data: data, indent: indent, to: &s)
     }
 }
 
