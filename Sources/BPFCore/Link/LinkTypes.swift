@@ -73,7 +73,12 @@ public struct ProgramTypeName: RawRepresentable, Hashable, Sendable {
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// The libbpf name ("tracing", "ext", ...), or nil. Calls `libbpf_bpf_prog_type_str`.
-    public var name: String? {
-        libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: rawValue)).map { String(cString: $0) }
+    public var name: String? { ProgramTypeName.name(rawValue) }
+
+    /// libbpf's name for program type `raw` ("raw_tracepoint", ...), or nil (used for
+    /// the owner of a prog_array too). Calls `libbpf_bpf_prog_type_str`.
+    public static func name(_ raw: UInt32) -> String? {
+        guard let p = libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: raw)) else { return nil }
+        return String(cString: p)
     }
 }
