@@ -72,8 +72,6 @@ public struct ProgramTypeName: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    /// The libbpf name ("tracing", "ext", ...), or nil. Calls `libbpf_bpf_prog_type_str`.
-    public var name: String? {
-        libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: rawValue)).map { String(cString: $0) }
-    }
+    /// The libbpf name ("tracing", "ext", ...), or nil.
+    public var name: String? { programTypeName(rawValue) }
 }

@@ -84,16 +84,6 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     }
 }
 
-/// A BPF program type, for the owner of a prog_array.
-public struct ProgramTypeName {
-    /// libbpf's name for program type `raw` ("raw_tracepoint", ...), or nil.
-    /// Calls `libbpf_bpf_prog_type_str`.
-    public static func name(_ raw: UInt32) -> String? {
-        guard let p = libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: raw)) else { return nil }
-        return String(cString: p)
-    }
-}
-
 /// The number of possible CPUs: how many values a per-CPU map holds per key.
 /// Calls `libbpf_num_possible_cpus`.
 public func possibleCPUCount() throws(BPFError) -> Int {
