@@ -72,13 +72,6 @@ public struct ProgramTypeName: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    /// The libbpf name ("tracing", "ext", ...), or nil. Calls `libbpf_bpf_prog_type_str`.
-    public var name: String? { ProgramTypeName.name(rawValue) }
-
-    /// libbpf's name for program type `raw` ("raw_tracepoint", ...), or nil (used for
-    /// the owner of a prog_array too). Calls `libbpf_bpf_prog_type_str`.
-    public static func name(_ raw: UInt32) -> String? {
-        guard let p = libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: raw)) else { return nil }
-        return String(cString: p)
-    }
+    /// The libbpf name ("tracing", "ext", ...), or nil.
+    public var name: String? { programTypeName(rawValue) }
 }

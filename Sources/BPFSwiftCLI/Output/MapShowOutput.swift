@@ -40,7 +40,7 @@ enum MapShowOutput {
         if info.type == .progArray && (info.ownerProgType != nil || info.ownerJited != nil) {
             s += "\n\t"
             if let t = info.ownerProgType {
-                s += "owner_prog_type " + (ProgramTypeName.name(t) ?? String(Int32(bitPattern: t))) + "  "
+                s += "owner_prog_type " + (programTypeName(t) ?? String(Int32(bitPattern: t))) + "  "
             }
             if let j = info.ownerJited { s += j ? "owner jited" : "owner not jited" }
         }
@@ -71,7 +71,7 @@ enum MapShowOutput {
         if let m = info.memlock { w.field("bytes_memlock", m) }
         if info.type == .progArray {
             if let t = info.ownerProgType {
-                if let n = ProgramTypeName.name(t) { w.field("owner_prog_type", n) } else { w.field("owner_prog_type", t) }
+                if let n = programTypeName(t) { w.field("owner_prog_type", n) } else { w.field("owner_prog_type", t) }
             }
             if let j = info.ownerJited { w.field("owner_jited", j) }
         }
