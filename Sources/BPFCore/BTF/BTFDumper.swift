@@ -22,7 +22,9 @@ import Glibc
 ///
 /// Create one dumper per BTF and reuse it: each type is compiled once into a
 /// small plan and formatting a value then walks that plan without allocating
-/// (apart from the strings of char arrays longer than 15 bytes).
+/// (apart from the strings of char arrays longer than 15 bytes). Copies share
+/// the compiled plan; like `BTF`, a dumper is not for use from several threads
+/// at once.
 public struct BTFDumper {
     public let btf: BTF
     let plan: DumpPlan
