@@ -38,7 +38,8 @@ import TestSupport
         try obj.load()
         var link: BPFLink? = try #require(obj.program(named: "count_enter")).attach()
         for _ in 0..<5 { _ = getpid() }
-        let bss = try #require(obj.map(named: "counter.bss")?.initialValuePointer)
+        let live = try #require(obj.map(named: "counter.bss")).mapLiveValue(writable: false)
+        let bss = live.bytes
         let hits = bss.load(fromByteOffset: 0, as: UInt64.self)
         #expect(hits >= 5)
         #expect(link != nil)

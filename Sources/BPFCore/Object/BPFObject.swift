@@ -186,7 +186,14 @@ public struct ObjectMap {
         return Array(UnsafeRawBufferPointer(start: p, count: size))
     }
 
-    /// A pointer to the initial value (mmap'd live after load for mmapable maps). Calls `bpf_map__initial_value`.
+    /// The live value of a loaded mmapable array map (.bss, .data, .rodata
+    /// read-only): shared memory with the kernel. mmap(2) of the map fd.
+    public func mapLiveValue(writable: Bool) throws(BPFError) -> MappedMapValue {
+        guard let f = fd else { throw BPFError("map \(name) is not loaded", errno: EBADF) }
+        return try MappedMapValue(fd: f, size: Int(valueSize), writable: writable, what: "map \(name)")
+    }
+
+    /// libbpf's copy of the initial value (before load). Calls `bpf_map__initial_value`.
     public var initialValuePointer: UnsafeMutableRawBufferPointer? {
         var size = 0
         guard let p = bpf_map__initial_value(handle, &size) else { return nil }
@@ -314,4 +321,25 @@ public final class BPFLink {
 func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let s else { return body(nil) }
     return s.withCString { body($0) }
+}
+
+/// A map's value mapped into this process (BPF_F_MMAPABLE array maps);
+/// unmapped when this goes away.
+public final class MappedMapValue {
+    public let bytes: UnsafeMutableRawBufferPointer
+    private let mappedLength: Int
+
+    init(fd: Int32, size: Int, writable: Bool, what: String) throws(BPFError) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let len = max(page, (size + page - 1) / page * page)
+        let prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
+        let p = mmap(nil, len, prot, MAP_SHARED, fd, 0)
+        if p == MAP_FAILED || p == nil {
+            throw BPFError("mmap \(what)", errno: Glibc.errno)
+        }
+        bytes = UnsafeMutableRawBufferPointer(start: p, count: size)
+        mappedLength = len
+    }
+
+    deinit { munmap(bytes.baseAddress, mappedLength) }
 }
