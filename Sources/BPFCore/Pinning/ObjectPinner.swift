@@ -153,19 +153,36 @@ private final class PinRun {
 
     var staging: String { claim.path }
 
-    private func find(_ obj: BPFObject, _ name: String, _ flag: String) throws(BPFError) -> ObjectMap {
-        if let m = obj.map(named: name) { return m }
-        if let m = obj.maps.first(where: { ObjectTreeLayout.pinName(forMap: $0.name) == name }) { return m }
-        let names = obj.maps.map(\.name).joined(separator: ", ")
-        throw BPFError("\(flag) \(name)", errno: ENOENT, detail: "object \(obj.name) has no map of that name (maps: \(names))")
+    /// Map names as the object declares them: `bpf_map__reuse_fd` renames a
+    /// map after the map it reuses, but the tree names maps as the object does.
+    var declaredNames: [OpaquePointer: String] = [:]
+
+    func name(_ m: ObjectMap) -> String { declaredNames[m.handle] ?? m.name }
+
+    private func find(_ obj: BPFObject, _ wanted: String, _ flag: String) throws(BPFError) -> ObjectMap {
+        let maps = obj.maps
+        if let m = maps.first(where: { name($0) == wanted }) { return m }
+        if let m = maps.first(where: { ObjectTreeLayout.pinName(forMap: name($0)) == wanted }) { return m }
+        let names = maps.map { name($0) }.joined(separator: ", ")
+        throw BPFError("\(flag) \(wanted)", errno: ENOENT, detail: "object \(obj.name) has no map of that name (maps: \(names))")
     }
 
     /// Opens, configures, loads, pins, attaches and records: everything but publishing.
     func build(objectFile: String, bytes: [UInt8], sha: String, options: ObjectPinOptions,
                fingerprint: String) throws(BPFError) -> ObjectManifest {
-        let obj = try BPFObject.open(bytes: bytes, options: ObjectOpenOptions(pinRoot: options.pinRoot,
-                                                                               objectName: objectStem(objectFile)))
+        let obj: BPFObject
+        do {
+            obj = try BPFObject.open(bytes: bytes, options: ObjectOpenOptions(pinRoot: options.pinRoot,
+                                                                           objectName: objectStem(objectFile)))
+        } catch {
+            var detail = error.detail
+            if let d = detail, d.contains("invalid pinning value") {
+                detail = (d.hasSuffix(".") ? String(d.dropLast()) : d) + "; expected LIBBPF_PIN_NONE (0) or LIBBPF_PIN_BY_NAME (1)"
+            }
+            throw BPFError("open BPF object \(objectFile)", errno: error.errno, detail: detail)
+        }
         object = obj
+        for m in obj.maps { declaredNames[m.handle] = m.name }
         try steps.check("open")
 
         // Per-map settings between open and load.
@@ -177,11 +194,11 @@ private final class PinRun {
             let fd = try Kernel.openPinned(a.file, as: .map)
             try m.reuse(fd)
             try m.setPinPath(nil)
-            reused[m.name] = a.file
+            reused[name(m)] = a.file
         }
         for a in options.pinMaps {
             let m = try find(obj, a.map, "--pin-map")
-            if reused[m.name] != nil { throw BPFError("--pin-map \(a.map)", errno: EINVAL, detail: "the map is also given with --map") }
+            if reused[name(m)] != nil { throw BPFError("--pin-map \(a.map)", errno: EINVAL, detail: "the map is also given with --map") }
             try m.setPinPath(a.file)
         }
         // Pinning by name (LIBBPF_PIN_BY_NAME, or --pin-map): reuse what is
@@ -196,21 +213,21 @@ private final class PinRun {
             } catch where error.errno == ENOENT {
                 let dir = p.lastIndex(of: "/").map { String(p[..<$0]) } ?? "."
                 guard Kernel.isOnBPFFS(dir.isEmpty ? "/" : dir) else {
-                    throw BPFError("map \(m.name)", errno: EINVAL, detail: "cannot pin it at \(p): \(dir) is not a directory on bpffs")
+                    throw BPFError("map \(name(m))", errno: EINVAL, detail: "cannot pin it at \(p): \(dir) is not a directory on bpffs")
                 }
                 try m.setPinPath(nil)
-                newShared[m.name] = p
+                newShared[name(m)] = p
                 continue
             }
             guard Kernel.kind(of: fd) == .map else {
-                throw BPFError("map \(m.name)", errno: EINVAL, detail: "\(p) is pinned but holds a \(Kernel.kind(of: fd)?.noun ?? "non-BPF object"), not a map")
+                throw BPFError("map \(name(m))", errno: EINVAL, detail: "\(p) is pinned but holds a \(Kernel.kind(of: fd)?.noun ?? "non-BPF object"), not a map")
             }
             if let why = try m.reuseMismatch(with: fd) {
-                throw BPFError("map \(m.name)", errno: EINVAL, detail: "cannot reuse the map pinned at \(p): \(why); nothing was changed")
+                throw BPFError("map \(name(m))", errno: EINVAL, detail: "cannot reuse the map pinned at \(p): \(why); nothing was changed")
             }
             try m.reuse(fd)
             try m.setPinPath(nil)
-            shared[m.name] = p
+            shared[name(m)] = p
         }
         try steps.check("configure")
 
@@ -225,23 +242,24 @@ private final class PinRun {
         try makeDirectory(mapsDir)
         try makeDirectory(progsDir)
         var sharedIndex = 0
-        for m in obj.maps {
+        for m in obj.maps where m.autocreate {
+            // libbpf gives every map a placeholder fd at open: only maps it created count.
             guard let fd = m.fd else { continue }
-            let pinName = ObjectTreeLayout.pinName(forMap: m.name)
+            let pinName = ObjectTreeLayout.pinName(forMap: name(m))
             let own = try m.duplicateFD()
-            try Kernel.pin(own, at: join(mapsDir, pinName), what: "map \(m.name)")
+            try Kernel.pin(own, at: join(mapsDir, pinName), what: "map \(name(m))")
             let info = try PinnedObjectSummary.describe(fd: fd)
-            if let p = newShared[m.name] {
+            if let p = newShared[name(m)] {
                 let sharedDir = join(staging, ObjectTreeLayout.sharedDir)
                 if sharedIndex == 0 { try makeDirectory(sharedDir) }
                 let staged = join(sharedDir, "m\(sharedIndex)")
                 sharedIndex += 1
-                try Kernel.pin(own, at: staged, what: "map \(m.name)")
-                pendingShared.append((staged, p, info.id, m.name))
+                try Kernel.pin(own, at: staged, what: "map \(name(m))")
+                pendingShared.append((staged, p, info.id, name(m)))
             }
-            manifest.maps.append(ObjectManifest.Map(pinName: pinName, name: m.name, id: info.id, type: info.typeName,
-                                                    sharedPin: shared[m.name] ?? newShared[m.name],
-                                                    reusedPin: reused[m.name]))
+            manifest.maps.append(ObjectManifest.Map(pinName: pinName, name: name(m), id: info.id, type: info.typeName,
+                                                    sharedPin: shared[name(m)] ?? newShared[name(m)],
+                                                    reusedPin: reused[name(m)]))
         }
         try steps.check("pin-maps")
 
@@ -275,8 +293,8 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
             }
         }
-        for m in obj.maps where m.isStructOps && m.fd != nil {
-            links.append((m.name, try m.attachStructOps()))
+        for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
+            links.append((name(m), try m.attachStructOps()))
         }
         try steps.check("attach")
 

@@ -58,7 +58,7 @@ enum ObjectCommand {
         let r = try ObjectPinner.pin(objectFile: obj, at: path, options: o)
         if r.outcome != .unchanged {
             for p in r.manifest.programs {
-                if let why = p.notAttached, !p.name.isEmpty, o.attach {
+                if let why = p.notAttached, p.type != "struct_ops" {
                     ctx.warn("program \(p.name) is loaded and pinned but not attached: \(why)")
                 }
             }
