@@ -16,7 +16,7 @@ enum ObjectCommand {
             Command("show", usage: ["show PATH"], run: show),
             Command("unpin", usage: ["unpin PATH"], run: unpin),
             Command("list", usage: ["list [ROOT]"], run: list),
-            // Command("inspect", usage: ["inspect OBJ"], run: inspect),
+            Command("inspect", usage: ["inspect OBJ"], run: inspect),
         ],
         grammar: [
             "PATH := a directory to create on bpffs: PATH/maps/NAME, PATH/programs/NAME, PATH/links/NAME",
@@ -101,15 +101,15 @@ enum ObjectCommand {
         }
     }
 
-/*    /// `object inspect OBJ`: offline.
+    /// `object inspect OBJ`: offline.
     static func inspect(_ args: inout Arguments, _ ctx: Context) throws {
         let file = try args.require("OBJ")
         try args.expectEnd()
         let view = ObjectInspectView(try ObjectInspection.inspect(file: file))
         if ctx.json {
-            ctx.emitJSON { w in view.writeJSON(to: &w) }
+            try ctx.emitJSON { w in try view.writeJSON(to: &w) }
         } else {
-            ctx.out.write(view.text())
+            ctx.out.write(try view.text())
         }
-    }*/
+    }
 }
