@@ -70,10 +70,11 @@ public struct ObjectInspection {
     public var maps: [Map] = []
     public var programs: [Program] = []
     public var structOps: [StructOps] = []
-    /// The object's BTF and its `.rodata` DATASEC with bytes, for metadata.
+    /// The object's BTF.
     public var btf: BTF?
-    public var rodataSectionTypeID: UInt32?
-    public var rodataValue: [UInt8]?
+    /// The `bpf_metadata_*` variables of `.rodata` with their initial values
+    /// (what `prog show` prints once the programs are loaded), nil when none.
+    public var metadata: ProgramMetadata?
     // Keeps the libbpf object (and so `btf`) alive.
     private var object: BPFObject?
 
@@ -113,9 +114,8 @@ public struct ObjectInspection {
 
         if let btf = obj.btf {
             if let rodata = obj.maps.first(where: { $0.isInternal && $0.name.hasSuffix(".rodata") }),
-               let sec = btf.find(".rodata", kind: .dataSection) {
-                r.rodataSectionTypeID = sec
-                r.rodataValue = rodata.initialValue
+               let sec = btf.find(".rodata", kind: .dataSection), let value = rodata.initialValue {
+                r.metadata = ProgramMetadata.fromSection(btf: btf, sectionTypeID: sec, value: value)
             }
             r.structOps = structOpsMaps(obj, btf, elf)
         }

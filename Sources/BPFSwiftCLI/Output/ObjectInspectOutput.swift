@@ -58,6 +58,9 @@ struct ObjectInspectView {
         }
         w.endArray()
 
+        w.key("metadata")
+        if let md = info.metadata { try md.writeJSONObject(to: &w) } else { w.beginObject(); w.endObject() }
+
         w.key("struct_ops"); w.beginArray()
         for s in info.structOps {
             w.beginObject()
@@ -98,6 +101,10 @@ struct ObjectInspectView {
             if let a = p.expectedAttachType { line += "  attach_type \(a)" }
             if !p.autoload { line += "  not loaded" }
             out += line + "\n"
+        }
+        if let md = info.metadata {
+            out += "metadata:\n"
+            for (i, e) in md.entries.enumerated() { out += "\t\(e.name) = \(try md.text(i))\n" }
         }
         if !info.structOps.isEmpty {
             out += "struct_ops:\n"
