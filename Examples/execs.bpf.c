@@ -5,7 +5,7 @@
 #include <bpf/bpf_helpers.h>
 
 // Metadata: bpftool and `bpfswift prog show --metadata` print these.
-volatile const char bpf_metadata_app[] SEC(".rodata") = "execcount";
+volatile const char bpf_metadata_app[] SEC(".rodata") = "execs";
 volatile const char bpf_metadata_version[] SEC(".rodata") = "1.0";
 
 struct comm {

@@ -1,0 +1,451 @@
+# bpfswift(8) bash completion                               -*- shell-script -*-
+#
+# Objects, verbs and options follow bpfswift's command tables (a test drives
+# this file against them, see Tests/BPFSwiftCLITests/CompletionTests.swift).
+# Live ids and names come from the bpfswift being completed, through its
+# pretty JSON (`bpfswift -p prog show`, ...), so they need the privileges the
+# command itself needs; without them nothing is offered.
+#
+# Install: copy to /usr/share/bash-completion/completions/bpfswift (scripts/install does).
+
+_bpfswift_objects='prog map link object struct_ops gen version help'
+_bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help -V --version'
+
+# The verbs of an object, in command-table order (a prefix selects the first
+# verb it starts with, as bpfswift does); `help` last, as in the dispatcher.
+_bpfswift_verbs()
+{
+    case $1 in
+        prog) echo 'show list pin help' ;;
+        map) echo 'show list dump update lookup getnext delete pin create peek push enqueue pop dequeue freeze help' ;;
+        link) echo 'show list pin detach help' ;;
+        object) echo 'pin show unpin list inspect help' ;;
+        struct_ops) echo 'show list register unregister dump help' ;;
+        gen) echo 'skeleton help' ;;
+    esac
+}
+
+# The command options of OBJECT VERB (after the global ones).
+_bpfswift_verb_options()
+{
+    case "$1 $2" in
+        'prog show'|'prog list') echo '--metadata' ;;
+        'object pin') echo '--attach --pin-root --enable --disable --replace --map --pin-map' ;;
+        'struct_ops register') echo '--enable --disable' ;;
+        'gen skeleton') echo '--lang' ;;
+        'help '*) echo '--man' ;;
+    esac
+}
+
+# Command options that take a value (as the next word or after '=').
+_bpfswift_valued_option()
+{
+    case $1 in
+        --pin-root|--enable|--disable|--map|--pin-map|--lang) return 0 ;;
+    esac
+    return 1
+}
+
+# The first of the candidate words that starts with WORD.
+_bpfswift_expand()
+{
+    local w=$1 c
+    shift
+    for c in "$@"; do
+        if [[ $c == "$w"* ]]; then
+            echo "$c"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# FIELD of every element of a top-level JSON array that `bpfswift -p ARGS...`
+# prints, keeping only elements whose "type" is one of TYPES (all when empty).
+# Usage: _bpfswift_fields FIELD TYPES ARGS...
+_bpfswift_fields()
+{
+    local field=$1 types=$2
+    shift 2
+    "$_bpfswift_bin" -p "$@" 2>/dev/null | command awk -v field="$field" -v types=" $types " '
+        /^    \{/ { split("", f); next }
+        /^        "[^"]+": / {
+            k = $0; sub(/^        "/, "", k); sub(/".*/, "", k)
+            v = $0; sub(/^[^:]*: /, "", v); sub(/,$/, "", v); gsub(/^"|"$/, "", v)
+            f[k] = v; next
+        }
+        /^    \}/ {
+            if ((field in f) && (types == "  " || index(types, " " f["type"] " ") > 0) && !(f[field] in seen)) { seen[f[field]] = 1; print f[field] }
+        }'
+}
+
+# Metadata keys of the loaded programs (`prog show --metadata KEY`).
+_bpfswift_metadata_keys()
+{
+    "$_bpfswift_bin" -p prog show --metadata 2>/dev/null | command awk '
+        /^        "metadata": \{/ { inside = 1; next }
+        inside && /^        \}/ { inside = 0; next }
+        inside && /^            "/ { k = $0; sub(/^            "/, "", k); sub(/".*/, "", k); print k }' |
+        command sort -u
+}
+
+# Map names of the BPF object file OBJ (offline, `object inspect`), only
+# struct_ops maps when the second argument is struct_ops.
+_bpfswift_object_maps()
+{
+    local obj=$1 type=${2-}
+    [[ -n $obj && -r $obj ]] || return 0
+    "$_bpfswift_bin" -p object inspect "$obj" 2>/dev/null | command awk -v want="$type" '
+        /^    "maps": \[/ { inside = 1; next }
+        inside && /^    \]/ { inside = 0; next }
+        inside && /^        \{/ { name = ""; type = ""; next }
+        inside && /^            "name": "/ { name = $0; sub(/^            "name": "/, "", name); sub(/",?$/, "", name); next }
+        inside && /^            "type": "/ { type = $0; sub(/^            "type": "/, "", type); sub(/",?$/, "", type); next }
+        inside && /^        \}/ { if (name != "" && (want == "" || type == want)) print name }'
+}
+
+# Map type names, from the TYPE := { ... } line of `bpfswift map help`
+# (the names libbpf knows).
+_bpfswift_map_types()
+{
+    "$_bpfswift_bin" map help 2>/dev/null | command sed -n -e '/TYPE := {/!d' -e 's/.*{//' -e 's/}.*//' -e 's/|/ /gp'
+}
+
+_bpfswift_add()
+{
+    local IFS=$' \t\n'
+    COMPREPLY+=( $( compgen -W "$*" -- "$cur" ) )
+}
+
+# Words of a list not yet on the command line (after the verb).
+_bpfswift_once()
+{
+    local w a found
+    for w in "$@"; do
+        found=0
+        for a in "${args[@]}" "${opts_seen[@]}"; do
+            [[ $a == "$w" ]] && { found=1; break; }
+        done
+        (( found )) || _bpfswift_add "$w"
+    done
+}
+
+_bpfswift_files()
+{
+    _filedir "$@"
+}
+
+# Completes the value of a selector whose keyword is $1.
+# KIND: prog | map | link | struct_ops; TYPES: map types to keep (maps only).
+_bpfswift_selector_value()
+{
+    local keyword=$1 kind=$2 types=${3-}
+    case $keyword in
+        id)
+            case $kind in
+                prog) _bpfswift_add "$(_bpfswift_fields id '' prog show)" ;;
+                map) _bpfswift_add "$(_bpfswift_fields id "$types" map show)" ;;
+                link) _bpfswift_add "$(_bpfswift_fields id '' link show)" ;;
+                struct_ops) _bpfswift_add "$(_bpfswift_fields id struct_ops map show)" ;;
+            esac
+            ;;
+        name)
+            case $kind in
+                prog) _bpfswift_add "$(_bpfswift_fields name '' prog show)" ;;
+                map) _bpfswift_add "$(_bpfswift_fields name "$types" map show)" ;;
+                struct_ops) _bpfswift_add "$(_bpfswift_fields name struct_ops map show)" ;;
+            esac
+            ;;
+        tag)
+            [[ $kind == prog ]] && _bpfswift_add "$(_bpfswift_fields tag '' prog show)"
+            ;;
+        pinned)
+            _bpfswift_files
+            ;;
+    esac
+}
+
+# Completes the selector that starts at args[$1] (words: PROG, MAP, LINK,
+# STRUCT_OPS_MAP). Returns 0 when the cursor was inside it.
+_bpfswift_selector()
+{
+    local at=$1 kind=$2 types=${3-}
+    local n=${#args[@]}
+    if (( n == at )); then
+        case $kind in
+            prog) _bpfswift_add 'id pinned tag name' ;;
+            map) _bpfswift_add 'id pinned name' ;;
+            link) _bpfswift_add 'id pinned' ;;
+            struct_ops) _bpfswift_add 'id name' ;;
+        esac
+        return 0
+    fi
+    if (( n == at + 1 )); then
+        _bpfswift_selector_value "${args[at]}" "$kind" "$types"
+        return 0
+    fi
+    return 1
+}
+
+# Completes the value of command option OPT; VALUE is what is typed so far.
+_bpfswift_option_value()
+{
+    local opt=$1 cur=$2
+    case $opt in
+        --pin-root)
+            _bpfswift_files -d
+            ;;
+        --enable|--disable)
+            if [[ $obj == struct_ops ]]; then
+                _bpfswift_add "$(_bpfswift_object_maps "${args[0]-}" struct_ops)"
+            else
+                _bpfswift_add "$(_bpfswift_object_maps "${args[0]-}")"
+            fi
+            ;;
+        --map|--pin-map)
+            if [[ $cur == *=* ]]; then
+                # NAME=FILE: readline replaces the part after '='.
+                cur=${cur#*=}
+                _bpfswift_files
+            else
+                local IFS=$'\n' m
+                for m in $(_bpfswift_object_maps "${args[0]-}"); do
+                    [[ $m == "$cur"* ]] && COMPREPLY+=( "$m=" )
+                done
+                compopt -o nospace 2>/dev/null
+            fi
+            ;;
+        --lang)
+            _bpfswift_add 'swift c'
+            ;;
+        --metadata)
+            [[ $cur == *=* ]] && return 0
+            _bpfswift_add "$(_bpfswift_metadata_keys)"
+            ;;
+    esac
+}
+
+_bpfswift()
+{
+    local cur prev words cword
+    _init_completion -n = || return
+
+    local _bpfswift_bin=${words[0]}
+    [[ $_bpfswift_bin == \~/* ]] && _bpfswift_bin=$HOME/${_bpfswift_bin#\~/}
+
+    # Walk the words before the cursor: global options anywhere, then OBJECT,
+    # VERB and the verb's arguments (args), with command options and their
+    # values set aside (opts_seen).
+    local i w obj='' verb='' endopts=0 pending=''
+    local -a args=() opts_seen=()
+    for (( i = 1; i < cword; i++ )); do
+        w=${words[i]}
+        if [[ -n $pending ]]; then
+            pending=''
+            continue
+        fi
+        if (( !endopts )) && [[ $w == -* ]]; then
+            [[ $w == -- ]] && { endopts=1; continue; }
+            opts_seen+=( "${w%%=*}" )
+            if [[ $w != *=* ]] && _bpfswift_valued_option "$w"; then
+                pending=$w
+            elif [[ $w == --metadata ]] && { (( i + 1 == cword )) || [[ ${words[i+1]} != -* ]]; }; then
+                # --metadata [KEY[=VALUE]]: the next word is its value unless it is an option
+                pending=$w
+            fi
+            continue
+        fi
+        if [[ -z $obj ]]; then
+            obj=$(_bpfswift_expand "$w" $_bpfswift_objects) || return 0
+        elif [[ -z $verb && $obj != version ]]; then
+            if [[ $obj == help ]]; then
+                args+=( "$w" )
+                continue
+            fi
+            verb=$(_bpfswift_expand "$w" $(_bpfswift_verbs "$obj")) || return 0
+        else
+            args+=( "$w" )
+        fi
+    done
+
+    # The value of a command option: "--opt VALUE" or "--opt=VALUE".
+    if (( !endopts )); then
+        if [[ -n $pending ]]; then
+            _bpfswift_option_value "$pending" "$cur"
+            return 0
+        fi
+        if [[ $cur == --*=* ]] && _bpfswift_valued_option "${cur%%=*}" || [[ $cur == --metadata=* ]]; then
+            local opt=${cur%%=*}
+            _bpfswift_option_value "$opt" "${cur#*=}"
+            return 0
+        fi
+        if [[ $cur == -* ]]; then
+            _bpfswift_add "$_bpfswift_global_options $(_bpfswift_verb_options "$obj" "$verb")"
+            return 0
+        fi
+    fi
+
+    if [[ -z $obj ]]; then
+        _bpfswift_add "$_bpfswift_objects"
+        return 0
+    fi
+    if [[ $obj == help ]]; then
+        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen'
+        return 0
+    fi
+    [[ $obj == version ]] && return 0
+    if [[ -z $verb ]]; then
+        _bpfswift_add "$(_bpfswift_verbs "$obj")"
+        return 0
+    fi
+    [[ $verb == help ]] && return 0
+
+    local n=${#args[@]}
+    case $obj in
+        prog)
+            case $verb in
+                show|list)
+                    _bpfswift_selector 0 prog && return 0
+                    (( n == 2 )) && _bpfswift_once --metadata
+                    ;;
+                pin)
+                    _bpfswift_selector 0 prog && return 0
+                    (( n == 2 )) && _bpfswift_files
+                    ;;
+            esac
+            ;;
+        map)
+            case $verb in
+                show|list|dump|freeze)
+                    _bpfswift_selector 0 map
+                    ;;
+                peek)
+                    _bpfswift_selector 0 map 'stack queue'
+                    ;;
+                pop)
+                    _bpfswift_selector 0 map stack
+                    ;;
+                dequeue)
+                    _bpfswift_selector 0 map queue
+                    ;;
+                lookup|getnext|delete)
+                    _bpfswift_selector 0 map && return 0
+                    if [[ $prev == key ]]; then
+                        _bpfswift_add hex
+                    elif (( n == 2 )); then
+                        _bpfswift_add key
+                    fi
+                    ;;
+                update)
+                    _bpfswift_selector 0 map && return 0
+                    case $prev in
+                        key|value) _bpfswift_add hex ;;
+                        any|exist|noexist) ;;
+                        *)
+                            _bpfswift_once key value
+                            local a
+                            for a in "${args[@]:2}"; do
+                                [[ $a == value ]] && { _bpfswift_once any exist noexist; break; }
+                            done
+                            ;;
+                    esac
+                    ;;
+                push|enqueue)
+                    local t=stack
+                    [[ $verb == enqueue ]] && t=queue
+                    _bpfswift_selector 0 map "$t" && return 0
+                    if [[ $prev == value ]]; then
+                        _bpfswift_add hex
+                    else
+                        _bpfswift_once value
+                    fi
+                    ;;
+                pin)
+                    _bpfswift_selector 0 map && return 0
+                    (( n == 2 )) && _bpfswift_files
+                    ;;
+                create)
+                    if (( n == 0 )); then
+                        _bpfswift_files
+                        return 0
+                    fi
+                    local pprev=${words[cword-2]}
+                    if [[ $pprev == inner_map ]]; then
+                        _bpfswift_selector_value "$prev" map
+                        return 0
+                    fi
+                    case $prev in
+                        type) _bpfswift_add "$(_bpfswift_map_types)" ;;
+                        key|value|entries|name|flags) ;;
+                        inner_map) _bpfswift_add 'id pinned name' ;;
+                        offload_dev|dev) _bpfswift_add "$(command ls /sys/class/net 2>/dev/null)" ;;
+                        *) _bpfswift_once type key value entries name flags inner_map offload_dev ;;
+                    esac
+                    ;;
+            esac
+            ;;
+        link)
+            case $verb in
+                show|list|detach)
+                    _bpfswift_selector 0 link
+                    ;;
+                pin)
+                    _bpfswift_selector 0 link && return 0
+                    (( n == 2 )) && _bpfswift_files
+                    ;;
+            esac
+            ;;
+        object)
+            case $verb in
+                pin)
+                    case $n in
+                        0) _bpfswift_files o ;;
+                        1) _bpfswift_files -d ;;
+                        *) [[ -z $cur ]] && _bpfswift_once $(_bpfswift_verb_options object pin) ;;
+                    esac
+                    ;;
+                show|unpin)
+                    if (( n == 0 )); then
+                        _bpfswift_add "$(_bpfswift_fields path '' object list)"
+                        _bpfswift_files -d
+                    fi
+                    ;;
+                list)
+                    (( n == 0 )) && _bpfswift_files -d
+                    ;;
+                inspect)
+                    (( n == 0 )) && _bpfswift_files o
+                    ;;
+            esac
+            ;;
+        struct_ops)
+            case $verb in
+                show|list|dump|unregister)
+                    _bpfswift_selector 0 struct_ops
+                    ;;
+                register)
+                    case $n in
+                        0) _bpfswift_files o ;;
+                        1) _bpfswift_files -d ;;
+                        *) [[ -z $cur ]] && _bpfswift_add '--enable --disable' ;;
+                    esac
+                    ;;
+            esac
+            ;;
+        gen)
+            case $verb in
+                skeleton)
+                    if (( n == 0 )); then
+                        _bpfswift_files o
+                    elif [[ $prev != name ]]; then
+                        _bpfswift_once name
+                    fi
+                    ;;
+            esac
+            ;;
+    esac
+    return 0
+} &&
+complete -F _bpfswift bpfswift
+
+# ex: ts=4 sw=4 et filetype=sh
