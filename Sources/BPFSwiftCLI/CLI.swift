@@ -77,6 +77,9 @@ public enum CLI {
             }
             let word = rest[0]
             guard let object = objectWords.first(where: { $0.hasPrefix(word) }) else {
+                if word.count > 1 && word.hasPrefix("-") {
+                    throw UsageError("unknown option '\(word)'; expected \(optionsGrammar)")
+                }
                 throw UsageError("unknown object '\(word)'; expected one of: \(objectWords.joined(separator: ", "))")
             }
             switch object {
@@ -87,7 +90,7 @@ public enum CLI {
                 if rest.count >= 2 && rest[1] == "--man" {
                     if rest.count == 2 { out.write(ManPage.renderMain(groups)); return 0 }
                     guard let g = groups.first(where: { $0.name.hasPrefix(rest[2]) }) else {
-                        throw UsageError("help --man: unknown object '\(rest[2])'")
+                        throw UsageError("help --man: unknown object '\(rest[2])'; expected one of: \(groups.map(\.name).joined(separator: ", "))")
                     }
                     out.write(ManPage.render(g)); return 0
                 }
@@ -119,7 +122,8 @@ public enum CLI {
         var rest = words
         if let w = words.first {
             guard let c = group.select(w) else {
-                throw UsageError("unknown command '\(w)' for \(group.name); see 'bpfswift \(group.name) help'")
+                let verbs = group.commands.map(\.name) + ["help"]
+                throw UsageError("unknown command '\(w)' for \(group.name); expected one of: \(verbs.joined(separator: ", "))")
             }
             command = c
             rest.removeFirst()
@@ -133,7 +137,14 @@ public enum CLI {
         do {
             try command.run(&args, ctx)
         } catch let e as UsageError {
-            let hint = e.message.contains(" help'") ? "" : "; see 'bpfswift \(group.name) help'"
+            // Name the expected form: the verb's usage line (a verb without its own
+            // line, like list, shares the line that names it: "{ show | list } ...").
+            let lines = command.usage.isEmpty
+                ? group.commands.flatMap(\.usage).filter { $0.hasPrefix("{") && $0.contains(" \(command.name) ") }
+                : command.usage
+            let hint = e.message.contains(" help'") || e.message.contains("; usage: ") ? ""
+                : lines.isEmpty ? "; see 'bpfswift \(group.name) help'"
+                : "; usage: " + lines.map { "bpfswift \(group.name) " + $0 }.joined(separator: " | ")
             throw UsageError(e.message + hint)
         }
     }

@@ -152,7 +152,7 @@ public struct Arguments {
             throw UsageError("\(commandPath): expected \(kindWord) := { \(grammar) }, got '\(word)'")
         }
         guard let value = next() else {
-            throw UsageError("\(commandPath): '\(word)' needs a value")
+            throw UsageError("\(commandPath): '\(word)' needs a value: expected \(kindWord) := { \(grammar) }")
         }
         switch word {
         case "id":
