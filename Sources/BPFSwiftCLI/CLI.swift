@@ -83,6 +83,14 @@ public enum CLI {
             case "version":
                 try VersionCommand.run(ctx); return 0
             case "help":
+                // `help --man [OBJECT]` prints a man page generated from the command tables.
+                if rest.count >= 2 && rest[1] == "--man" {
+                    if rest.count == 2 { out.write(ManPage.renderMain(groups)); return 0 }
+                    guard let g = groups.first(where: { $0.name.hasPrefix(rest[2]) }) else {
+                        throw UsageError("help --man: unknown object '\(rest[2])'")
+                    }
+                    out.write(ManPage.render(g)); return 0
+                }
                 out.write(usageText); return 0
             default:
                 let group = groups.first { $0.name == object }!

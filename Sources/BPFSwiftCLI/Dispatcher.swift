@@ -12,11 +12,15 @@ public struct Command {
     public let name: String
     /// Usage lines without the "bpfswift OBJECT" prefix, e.g. "{ show | list } [PROG]".
     public let usage: [String]
+    /// What the command does, for man pages and `help` (one paragraph).
+    public let summary: String
     public let run: (inout Arguments, Context) throws -> Void
 
-    public init(_ name: String, usage: [String], run: @escaping (inout Arguments, Context) throws -> Void) {
+    public init(_ name: String, usage: [String], summary: String = "",
+                run: @escaping (inout Arguments, Context) throws -> Void) {
         self.name = name
         self.usage = usage
+        self.summary = summary
         self.run = run
     }
 }

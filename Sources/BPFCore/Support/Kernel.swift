@@ -103,7 +103,8 @@ public enum Kernel {
         switch s {
         case "anon_inode:bpf-prog": return .program
         case "anon_inode:bpf-map": return .map
-        case "anon_inode:bpf_link": return .link
+        // "bpf_link" when the link was just created, "bpf-link" when reopened by id or pin.
+        case "anon_inode:bpf_link", "anon_inode:bpf-link": return .link
         case "anon_inode:btf": return .btf
         default: return nil
         }

@@ -1,0 +1,240 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CLibBPF
+
+/// The prefix of metadata variables in `.rodata` (`bpf_metadata_commit`).
+public let metadataPrefix = "bpf_metadata_"
+
+/// One metadata variable: its name without the prefix, and where its value lies.
+public struct MetadataEntry: Sendable {
+    /// The name without `bpf_metadata_` ("commit").
+    public let name: String
+    /// The variable's type (what the VAR refers to).
+    public let typeID: UInt32
+    public let offset: Int
+    public let size: Int
+}
+
+/// The metadata of a program: the `bpf_metadata_*` variables of a `.rodata`
+/// map bound to it, with the map's value and the BTF that describes it.
+/// Shared by every program bound to the same map.
+public final class ProgramMetadata {
+    public let mapID: MapID
+    public let btf: BTF
+    public let dumper: BTFDumper
+    /// The map's value (its only entry).
+    public let value: [UInt8]
+    /// The metadata variables, in DATASEC order.
+    public let entries: [MetadataEntry]
+    private var compactCache: [Int: String] = [:]
+
+    init(mapID: MapID, btf: BTF, dumper: BTFDumper, value: [UInt8], entries: [MetadataEntry]) {
+        self.mapID = mapID
+        self.btf = btf
+        self.dumper = dumper
+        self.value = value
+        self.entries = entries
+    }
+
+    /// Builds metadata from a `.rodata` DATASEC and its bytes (for an object
+    /// file read offline). Nil when the section holds no metadata variable.
+    public static func fromSection(btf: BTF, sectionTypeID: UInt32, value: [UInt8]) -> ProgramMetadata? {
+        let entries = metadataEntries(btf: btf, sectionTypeID: sectionTypeID, valueSize: value.count)
+        guard !entries.isEmpty else { return nil }
+        return ProgramMetadata(mapID: MapID(0), btf: btf, dumper: BTFDumper(btf: btf), value: value, entries: entries)
+    }
+
+    /// The variables of the DATASEC whose names start with `bpf_metadata_`
+    /// (bpftool's show_prog_metadata) that lie within `valueSize` bytes.
+    static func metadataEntries(btf: BTF, sectionTypeID: UInt32, valueSize: Int) -> [MetadataEntry] {
+        guard let sec = btf.type(sectionTypeID), sec.kind == .dataSection else { return [] }
+        var out: [MetadataEntry] = []
+        for v in sec.sectionVariables {
+            guard let t = btf.type(v.typeID), t.name.hasPrefix(metadataPrefix) else { continue }
+            guard Int(v.offset) + Int(v.size) <= valueSize else { continue }
+            out.append(MetadataEntry(name: String(t.name.dropFirst(metadataPrefix.count)), typeID: t.referencedType,
+                                     offset: Int(v.offset), size: Int(v.size)))
+        }
+        return out
+    }
+
+    /// Writes `entry`'s value as JSON.
+    public func writeJSON(_ entry: MetadataEntry, to w: inout JSONWriter) throws(BPFError) {
+        let r: Result<Void, BPFError> = value.withUnsafeBytes { raw in
+            Result { () throws(BPFError) in
+                try dumper.writeJSON(typeID: entry.typeID,
+                                     data: UnsafeRawBufferPointer(rebasing: raw[entry.offset..<entry.offset + entry.size]),
+                                     to: &w)
+            }
+        }
+        try r.get()
+    }
+
+    /// Writes the `metadata` object: `{"commit": "abc", ...}`. Stops at the
+    /// first value that cannot be formatted (bpftool does too) and throws.
+    public func writeJSONObject(to w: inout JSONWriter) throws(BPFError) {
+        w.beginObject()
+        defer { w.endObject() }
+        for e in entries {
+            w.key(e.name)
+            try writeJSON(e, to: &w)
+        }
+    }
+
+    /// The value as bpftool's plain-text metadata line shows it
+    /// (`"abc"`, `42`, `{"x":1}`); computed once.
+    public func text(_ index: Int) throws(BPFError) -> String {
+        if let s = compactCache[index] { return s }
+        let entry = entries[index]
+        var s = ""
+        let r: Result<Void, BPFError> = value.withUnsafeBytes { raw in
+            Result { () throws(BPFError) in
+                try dumper.writeCompactText(typeID: entry.typeID,
+                                            data: UnsafeRawBufferPointer(rebasing: raw[entry.offset..<entry.offset + entry.size]),
+                                            to: &s)
+            }
+        }
+        try r.get()
+        compactCache[index] = s
+        return s
+    }
+
+    /// Whether some entry is called `key` (with or without the prefix) and,
+    /// when `value` is given, has that value: its text form, or the contents of
+    /// a string value without the quotes (`commit=abc` matches `"abc"`).
+    public func matches(key: String, value wanted: String?) -> Bool {
+        let k = key.hasPrefix(metadataPrefix) ? String(key.dropFirst(metadataPrefix.count)) : key
+        for (i, e) in entries.enumerated() where e.name == k {
+            guard let wanted else { return true }
+            guard let t = try? text(i) else { continue }
+            if t == wanted { return true }
+            if let unquoted = unquoteJSONString(t), unquoted == wanted { return true }
+        }
+        return false
+    }
+}
+
+/// The contents of a string as bpftool's json writer quotes it (C escapes
+/// only), nil when `s` is not such a string.
+func unquoteJSONString(_ s: String) -> String? {
+    let b = Array(s.utf8)
+    guard b.count >= 2, b.first == 34, b.last == 34 else { return nil }
+    var out: [UInt8] = []
+    var i = 1
+    while i < b.count - 1 {
+        if b[i] == 92, i + 1 < b.count - 1 {
+            switch b[i + 1] {
+            case UInt8(ascii: "t"): out.append(9)
+            case UInt8(ascii: "n"): out.append(10)
+            case UInt8(ascii: "r"): out.append(13)
+            case UInt8(ascii: "f"): out.append(12)
+            case UInt8(ascii: "b"): out.append(8)
+            default: out.append(b[i + 1])
+            }
+            i += 2
+        } else {
+            out.append(b[i])
+            i += 1
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// A `--metadata [KEY[=VALUE]]` filter.
+public struct MetadataFilter: Sendable, Equatable {
+    public var key: String?
+    public var value: String?
+
+    public init(key: String? = nil, value: String? = nil) {
+        self.key = key
+        self.value = value
+    }
+
+    /// Parses `KEY` or `KEY=VALUE` (the first '=' splits).
+    public init(parsing text: String) {
+        if let eq = text.firstIndex(of: "=") {
+            key = String(text[..<eq])
+            value = String(text[text.index(after: eq)...])
+        } else {
+            key = text
+            value = nil
+        }
+    }
+
+    /// Whether a program with `metadata` passes: it has metadata, and the key
+    /// (and value) when given.
+    public func matches(_ metadata: ProgramMetadata?) -> Bool {
+        guard let metadata, !metadata.entries.isEmpty else { return false }
+        guard let key else { return true }
+        return metadata.matches(key: key, value: value)
+    }
+}
+
+/// Finds programs' metadata as bpftool does, with every map and BTF read
+/// once per run however many programs share them.
+public final class MetadataReader {
+    private enum MapVerdict {
+        case notCandidate
+        /// A `.rodata`-like map: its metadata (nil when it has none).
+        case candidate(ProgramMetadata?)
+        /// Opening or reading the map failed: bpftool stops looking there.
+        case unreadable
+    }
+
+    private var verdicts: [MapID: MapVerdict] = [:]
+    private var dumpers: [BTFID: BTFDumper] = [:]
+
+    public init() {}
+
+    /// The metadata bound to the program, following bpftool's find_metadata:
+    /// the first of its maps that is an array with a 4-byte key, one entry, a
+    /// BTF value and ".rodata" in its name; nil when that map has no
+    /// `bpf_metadata_` variable or cannot be read.
+    /// Calls `bpf_map_get_fd_by_id`, `bpf_map_get_info_by_fd`, `bpf_map_lookup_elem`.
+    public func metadata(for info: ProgramInfo) -> ProgramMetadata? {
+        for id in info.mapIDs {
+            let verdict: MapVerdict
+            if let v = verdicts[id] {
+                verdict = v
+            } else {
+                verdict = examine(id)
+                verdicts[id] = verdict
+            }
+            switch verdict {
+            case .notCandidate: continue
+            case .candidate(let m): return m
+            case .unreadable: return nil
+            }
+        }
+        return nil
+    }
+
+    private func examine(_ id: MapID) -> MapVerdict {
+        let fd = bpf_map_get_fd_by_id(id.rawValue)
+        guard fd >= 0 else { return .unreadable }
+        defer { _ = Glibc.close(fd) }
+        var info = bpf_map_info()
+        var len = UInt32(MemoryLayout<bpf_map_info>.size)
+        guard bpf_map_get_info_by_fd(fd, &info, &len) == 0 else { return .unreadable }
+        let name = stringFromCArray(info.name)
+        guard info.type == BPF_MAP_TYPE_ARRAY.rawValue, info.key_size == 4, info.max_entries == 1,
+              info.btf_value_type_id != 0, name.contains(".rodata") else { return .notCandidate }
+        var value = [UInt8](repeating: 0, count: Int(info.value_size))
+        var key: UInt32 = 0
+        let r = value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &key, $0.baseAddress) }
+        guard r == 0 else { return .unreadable }
+        guard let btf = try? BTF.load(id: BTFID(info.btf_id)) else { return .candidate(nil) }
+        let entries = ProgramMetadata.metadataEntries(btf: btf, sectionTypeID: info.btf_value_type_id,
+                                                      valueSize: value.count)
+        guard !entries.isEmpty else { return .candidate(nil) }
+        let dumper: BTFDumper
+        if let d = dumpers[BTFID(info.btf_id)] {
+            dumper = d
+        } else {
+            dumper = BTFDumper(btf: btf)
+            dumpers[BTFID(info.btf_id)] = dumper
+        }
+        return .candidate(ProgramMetadata(mapID: id, btf: btf, dumper: dumper, value: value, entries: entries))
+    }
+}

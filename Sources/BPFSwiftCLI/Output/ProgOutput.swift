@@ -1,0 +1,133 @@
+import BPFCore
+
+/// What `prog show` prints for one program: bpftool's print_prog_json /
+/// print_prog_plain, from one view model.
+struct ProgView {
+    let info: ProgramInfo
+    /// Pinned paths; nil when `-f` is off or nothing of this kind is pinned
+    /// anywhere (bpftool then prints no `pinned` key).
+    let pinned: [String]?
+    let metadata: ProgramMetadata?
+    /// How many metadata entries can be printed (bpftool stops at the first
+    /// value it cannot format), and why it stopped.
+    let metadataCount: Int
+    let metadataError: BPFError?
+
+    init(info: ProgramInfo, pinned: [String]?, metadata: ProgramMetadata?) {
+        self.info = info
+        self.pinned = pinned
+        self.metadata = metadata
+        var count = 0
+        var failure: BPFError?
+        if let metadata {
+            for i in metadata.entries.indices {
+                do {
+                    _ = try metadata.text(i)
+                    count += 1
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+        }
+        metadataCount = count
+        metadataError = failure
+    }
+
+    func writeJSON(to w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", info.id.rawValue)
+        if let t = info.typeName { w.field("type", t) } else { w.field("type", info.type) }
+        if !info.kernelName.isEmpty { w.field("name", info.name) }
+        w.field("tag", info.tagHex)
+        w.field("gpl_compatible", info.gplCompatible)
+        if info.runTimeNanoseconds != 0 {
+            w.field("run_time_ns", info.runTimeNanoseconds)
+            w.field("run_cnt", info.runCount)
+        }
+        if info.recursionMisses != 0 { w.field("recursion_misses", info.recursionMisses) }
+        if info.ifindex != 0 {
+            w.key("dev")
+            w.beginObject()
+            w.field("ifindex", info.ifindex)
+            w.field("ns_dev", info.netnsDevice)
+            w.field("ns_inode", info.netnsInode)
+            if let name = info.deviceName { w.field("ifname", name) }
+            w.endObject()
+        }
+        if info.loadTime != 0 {
+            w.field("loaded_at", info.loadedAt)
+            w.field("uid", info.createdByUID)
+        }
+        w.field("orphaned", info.orphaned)
+        w.field("bytes_xlated", info.xlatedLength)
+        w.field("jited", info.jitedLength != 0)
+        if info.jitedLength != 0 { w.field("bytes_jited", info.jitedLength) }
+        if let m = info.memlockBytes { w.field("bytes_memlock", m) }
+        if !info.mapIDs.isEmpty {
+            w.key("map_ids")
+            w.beginArray()
+            for id in info.mapIDs { w.int(id.rawValue) }
+            w.endArray()
+        }
+        if let btf = info.btfID { w.field("btf_id", btf.rawValue) }
+        if let pinned {
+            w.key("pinned")
+            w.beginArray()
+            for p in pinned { w.string(p) }
+            w.endArray()
+        }
+        if let metadata, metadataCount > 0 {
+            w.key("metadata")
+            w.beginObject()
+            for e in metadata.entries.prefix(metadataCount) {
+                w.key(e.name)
+                // Formatted once already (init): cannot fail now.
+                try? metadata.writeJSON(e, to: &w)
+            }
+            w.endObject()
+        }
+        w.endObject()
+    }
+
+    func text() -> String {
+        var s = "\(info.id): "
+        if let t = info.typeName { s += t + "  " } else { s += "type \(info.type)  " }
+        if !info.kernelName.isEmpty { s += "name \(info.name)  " }
+        s += "tag " + info.tagHex
+        if info.ifindex != 0 {
+            s += "  offloaded_to "
+            if let name = info.deviceName {
+                s += name
+            } else {
+                s += "ifindex \(info.ifindex) ns_dev \(info.netnsDevice) ns_ino \(info.netnsInode)"
+            }
+        }
+        if info.gplCompatible { s += "  gpl" }
+        if info.runTimeNanoseconds != 0 { s += " run_time_ns \(info.runTimeNanoseconds) run_cnt \(info.runCount)" }
+        if info.recursionMisses != 0 { s += " recursion_misses \(info.recursionMisses)" }
+        s += "\n"
+        if info.loadTime != 0 {
+            s += "\tloaded_at \(formatLocalTime(info.loadedAt))  uid \(info.createdByUID)\n"
+        }
+        s += "\txlated \(info.xlatedLength)B"
+        s += info.jitedLength != 0 ? "  jited \(info.jitedLength)B" : "  not jited"
+        if let m = info.memlock { s += "  memlock \(m)B" }
+        if info.orphaned { s += "  orphaned" }
+        if !info.mapIDs.isEmpty {
+            s += "  map_ids " + info.mapIDs.map { String($0.rawValue) }.joined(separator: ",")
+        }
+        for p in pinned ?? [] { s += "\n\tpinned " + p }
+        if let btf = info.btfID { s += "\n\tbtf_id \(btf.rawValue)" }
+        s += "\n"
+        if let metadata, metadataCount > 0 {
+            s += "\tmetadata:"
+            for (i, e) in metadata.entries.prefix(metadataCount).enumerated() {
+                s += "\n\t\t\(e.name) = "
+                s += (try? metadata.text(i)) ?? ""
+            }
+            s += "\n"
+        }
+        return s
+    }
+}
