@@ -6,7 +6,17 @@ enum GenCommand {
         name: "gen",
         summary: "code generation: skeletons",
         commands: [
-            Command("skeleton", usage: ["skeleton FILE [name OBJECT_NAME] [--lang { swift | c }]"], run: skeleton),
+            Command("skeleton", usage: ["skeleton FILE [name OBJECT_NAME] [--lang { swift | c }]"],
+                    summary: "Print a skeleton of the BPF object FILE on standard output: code that embeds the object "
+                        + "and gives typed access to its maps, programs, links and global variables. With --lang swift "
+                        + "(the default), one Swift file for the BPFCore library: a class named after the file "
+                        + "(counter.bpf.o gives CounterSkeleton) with init(), load(), attach(), detach(), pin(at:), "
+                        + "maps with generated key and value types, and the sections of global variables (.rodata "
+                        + "writable until load, .bss and .data live after it, .kconfig read-only). With --lang c, "
+                        + "a header with bpftool's skeleton API (NAME__open, __load, __attach, __destroy, "
+                        + "skel->maps, skel->bss, ...), NAME defaulting to the file name without .o. "
+                        + "name OBJECT_NAME sets the type or C name.",
+                    run: skeleton),
         ],
         grammar: [
             "FILE := a compiled BPF object (ELF)",

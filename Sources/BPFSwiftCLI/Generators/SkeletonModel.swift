@@ -84,9 +84,9 @@ struct SkeletonModel {
             if m.type == mapTypeArena {
                 throw BPFError("generate skeleton for \(fileName): map \(m.name) is an arena; skeletons of arena maps are not supported")
             }
-            guard let ident = mapIdent(name: m.name, isInternal: isInternal) else {
-                throw BPFError("generate skeleton for \(fileName): unrecognized internal map \(m.name)")
-            }
+            // bpftool leaves out internal maps of kinds it does not know; so do we
+            // (they stay reachable through the object).
+            guard let ident = mapIdent(name: m.name, isInternal: isInternal) else { continue }
             var section: Section?
             if isInternal && m.flags & mmapableFlag != 0 {
                 section = try readSection(m, ident: ident, btf: btf, fileName: fileName)
