@@ -97,6 +97,17 @@ import TestSupport
         }
     }
 
+    /// .rodata is read-only once loaded: writing it stops the program with
+    /// a message naming the variable, instead of silently doing nothing.
+    @Test(.enabled(if: TestEnv.kernelTestsEnabled))
+    func writingRodataAfterLoadTraps() throws {
+        let exe = try Self.buildRunPackage()
+        let r = try runProcess(exe, ["--write-rodata-after-load"])
+        #expect(r.signaled, "status \(r.status): \(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("target_tgid: .rodata is read-only after load()"), "\(r.stderr)")
+        #expect(!r.stdout.contains("rodata written after load"))
+    }
+
     /// gcc with -lbpf; the headers are written into `dir`.
     static func compileC(_ source: String, headers: [String: String], in dir: String) throws -> String {
         for (name, text) in headers { try text.write(toFile: "\(dir)/\(name)", atomically: true, encoding: .utf8) }

@@ -5,9 +5,12 @@
 // the exit status is 1 when any failed.
 //
 //     SkelRun PIN_DIR
+//     SkelRun --write-rodata-after-load
 //
 // PIN_DIR (on bpffs, empty): counter's skeleton pins itself at PIN_DIR/counter
 // and stays pinned after exit, for the test to inspect.
+// --write-rodata-after-load: writes .rodata of a loaded skeleton, a
+// programming error that must stop the program with a message.
 import BPFCore
 #if canImport(Glibc)
 import Glibc
@@ -35,6 +38,18 @@ func run(_ name: String, _ body: () throws -> Void) {
 
 func callGetpid(_ n: Int) {
     for _ in 0..<n { _ = getpid() }
+}
+
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "--write-rodata-after-load" {
+    do {
+        let skel = try CounterSkeleton()
+        try skel.load()
+        skel.rodata.target_tgid = 1  // traps: the kernel froze .rodata at load
+        print("rodata written after load: \(skel.rodata.target_tgid)")
+    } catch {
+        print("error: \(error)")
+    }
+    exit(0)
 }
 
 let pinDir = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : ""
