@@ -74,7 +74,7 @@ import TestSupport
 
             """
         try writeIfChanged(manifest, to: packageDir + "/Package.swift")
-        let build = try runProcess("/usr/bin/env", ["swift", "build", "--package-path", packageDir])
+        let build = try runProcess("/usr/bin/env", ["swift", "build", "--disable-build-manifest-caching", "--package-path", packageDir])
         guard build.status == 0 else {
             throw TestFailure("swift build of the skeleton run package failed:\n\(build.stdout)\n\(build.stderr)")
         }
@@ -94,6 +94,56 @@ import TestSupport
         let passed = Set(lines.filter { $0.hasPrefix("PASS ") }.map { String($0.dropFirst(5)) })
         for c in Self.expectedChecks where !passed.contains(c) {
             Issue.record("check \(c) did not pass:\n\(r.stdout)\(r.stderr)")
+        }
+        try checkPinnedTree(dir)
+    }
+
+    /// The program pinned counter's skeleton at DIR/counter and exited: the
+    /// tree is the one `object pin --attach` writes for counter.bpf.o, its
+    /// pins hold what the skeleton loaded and attached, and bpftool agrees.
+    func checkPinnedTree(_ dir: BPFFSDir) throws {
+        let path = dir.sub("counter")
+        let show = try bpfswift("-j", "object", "show", path)
+        #expect(show.status == 0, "\(show.stderr)")
+        let tree = try #require(try parseJSON(show.stdout) as? [String: Any])
+        #expect(tree["complete"] as? Bool == true, "\(show.stdout)")
+        #expect(tree["attach"] as? Bool == true)
+        #expect(tree["name"] as? String == "counter")
+        #expect((tree["file"] as? String)?.hasSuffix("SkelRun (embedded counter.bpf.o)") == true, "\(tree["file"] ?? "")")
+        let programs = try #require(tree["programs"] as? [[String: Any]])
+        #expect(Set(programs.compactMap { $0["name"] as? String }) == ["count_enter", "count_raw"])
+        #expect(programs.allSatisfy { $0["attached"] as? Bool == true }, "\(programs)")
+
+        // The same file pinned by `object pin --attach`: same layout, same object, same options.
+        let other = dir.sub("counter_by_object_pin")
+        let pin = try bpfswift("object", "pin", try Fixtures.object("counter"), other, "--attach")
+        #expect(pin.status == 0, "\(pin.stderr)")
+        let layout = { (p: String) in Set(FileManager.default.subpaths(atPath: p) ?? []) }
+        #expect(layout(path) == layout(other), "skeleton: \(layout(path).sorted()), object pin: \(layout(other).sorted())")
+        #expect(layout(path).isSuperset(of: ["maps/hit_map", "maps/counter_bss", "maps/counter_rodata", "programs/count_enter",
+                                             "programs/count_raw", "links/count_enter", "links/count_raw", "manifest"]))
+        let otherTree = try #require(try parseJSON(try bpfswift("-j", "object", "show", other).stdout) as? [String: Any])
+        for k in ["sha256", "options", "attach", "name"] {
+            #expect("\(tree[k] ?? "nil")" == "\(otherTree[k] ?? "nil")", "\(k)")
+        }
+
+        // bpftool agrees on what the pins hold: the link runs the pinned program.
+        let prog = try #require(try Bpftool.json(["prog", "show", "pinned", path + "/programs/count_enter"]) as? [String: Any])
+        #expect(prog["name"] as? String == "count_enter")
+        // (bpftool 7.5 exits 255 after showing one pinned link: read its output, not its status.)
+        let linkShow = try Bpftool.run(["-j", "link", "show", "pinned", path + "/links/count_enter"])
+        let link = try #require(try parseJSON(linkShow.stdout) as? [String: Any], "\(linkShow.stderr)")
+        #expect((link["prog_id"] as? NSNumber) == (prog["id"] as? NSNumber), "\(link) vs \(prog)")
+        // The counters the program left in .bss outlive the process.
+        let bss = try Bpftool.json(["map", "dump", "pinned", path + "/maps/counter_bss"])
+        // formatted: {"value": {".bss": [{"hits": N}, {"raw_hits": M}]}}
+        let vars = (((bss as? [[String: Any]])?.first?["formatted"] as? [String: Any])?["value"] as? [String: Any])?[".bss"]
+        let hits = (vars as? [[String: Any]])?.first { $0["hits"] != nil }?["hits"]
+        #expect(((hits as? NSNumber)?.intValue ?? 0) >= 7, "\(bss)")
+
+        for p in [path, other] {
+            let u = try bpfswift("object", "unpin", p)
+            #expect(u.status == 0, "\(u.stderr)")
         }
     }
 

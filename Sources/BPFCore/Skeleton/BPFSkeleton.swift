@@ -15,14 +15,25 @@ public final class BPFSkeleton {
     private var sections: [SkeletonGlobals] = []
     /// Links made by `attach()`, by program name or struct_ops map name, in attach order.
     public private(set) var links: [(name: String, link: BPFLink)] = []
+    /// Whether `attach()` ran (then `pin(at:)` writes links/, as `object pin --attach`).
+    public private(set) var isAttached = false
+    /// Where `pin(at:)` published the object, once it did.
+    public private(set) var pinnedPath: String?
+    private let elf: [UInt8]
+    private let source: String
+    private let pinRoot: String?
 
     /// Opens the object from its bytes under `objectName` (the name the
     /// generator saw, so that internal map names such as "counter.bss"
-    /// match). Calls `bpf_object__open_mem`.
-    public init(elf: [UInt8], objectName: String, options: ObjectOpenOptions = .init()) throws(BPFError) {
+    /// match). `source` names the object file it was generated from.
+    /// Calls `bpf_object__open_mem`.
+    public init(elf: [UInt8], objectName: String, source: String, options: ObjectOpenOptions = .init()) throws(BPFError) {
         var o = options
         o.objectName = objectName
         object = try BPFObject.open(bytes: elf, options: o)
+        self.elf = elf
+        self.source = source
+        pinRoot = options.pinRoot
     }
 
     /// Whether `load()` succeeded.
@@ -84,7 +95,7 @@ public final class BPFSkeleton {
     /// The shadow of the struct_ops map `name`.
     public func structOps(_ name: String) throws(BPFError) -> SkeletonStructOps {
         let m = try objectMap(name)
-        guard bpf_map_type(m.type) == BPF_MAP_TYPE_STRUCT_OPS, m.initialValuePointer != nil else {
+        guard m.isStructOps, m.initialValuePointer != nil else {
             throw mismatch("struct_ops map \(name)")
         }
         return SkeletonStructOps(map: m)
@@ -102,22 +113,26 @@ public final class BPFSkeleton {
 
     /// Attaches every loaded program that libbpf can attach from its section
     /// name (autoattach on; programs without automatic attachment are left
-    /// alone, as bpf_object__attach_skeleton does) and registers every
-    /// created struct_ops map. On failure, what this call attached is
-    /// detached again. Calls `bpf_program__attach` and `bpf_map__attach_struct_ops`.
+    /// alone, as bpf_object__attach_skeleton and `object pin --attach` do)
+    /// and registers every created struct_ops map. On failure, what this
+    /// call attached is detached again. Calls `bpf_program__attach` and
+    /// `bpf_map__attach_struct_ops`.
     public func attach() throws(BPFError) {
         guard object.isLoaded else { throw BPFError("attach skeleton of \(object.name): not loaded", errno: EINVAL) }
+        guard pinnedPath == nil else {
+            throw BPFError("attach skeleton of \(object.name): pinned at \(pinnedPath!); the tree holds its links", errno: EBUSY)
+        }
         var made: [(name: String, link: BPFLink)] = []
         do {
-            for p in object.programs where p.autoload && p.autoattach && p.fd != nil {
+            for p in object.programs where p.autoload && p.autoattach && !p.isStructOps && p.fd != nil {
                 if link(p.name) != nil { continue }
                 do {
                     made.append((p.name, try p.attach()))
-                } catch where error.errno == EOPNOTSUPP {
-                    continue  // no automatic attachment for this section
+                } catch where error.errno == EOPNOTSUPP || error.errno == ESRCH {
+                    continue  // the section gives libbpf no attach target
                 }
             }
-            for m in object.maps where bpf_map_type(m.type) == BPF_MAP_TYPE_STRUCT_OPS && m.fd != nil {
+            for m in object.maps where m.isStructOps && m.fd != nil {
                 if link(m.name) != nil { continue }
                 made.append((m.name, try m.attachStructOps()))
             }
@@ -126,6 +141,24 @@ public final class BPFSkeleton {
             throw error
         }
         links.append(contentsOf: made)
+        isAttached = true
+    }
+
+    /// Publishes the loaded object on bpffs at `path` as the tree
+    /// `bpfswift object pin` writes (PATH/maps, PATH/programs, the manifest,
+    /// and after `attach()` PATH/links, as with --attach), atomically. The
+    /// pins then hold everything: the process may exit, `bpfswift object
+    /// unpin PATH` takes it down, and `detach()` no longer detaches.
+    /// Uses `ObjectPinner.pin(loaded:...)`, the writer of `object pin`.
+    public func pin(at path: String) throws(BPFError) {
+        guard object.isLoaded else { throw BPFError("pin skeleton of \(object.name) at \(path): not loaded", errno: EINVAL) }
+        if let p = pinnedPath { throw BPFError("pin skeleton of \(object.name) at \(path): already pinned at \(p)", errno: EBUSY) }
+        var exe = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &exe, exe.count - 1)
+        let program = n > 0 ? String(cString: exe) : "this process"
+        _ = try ObjectPinner.pin(loaded: object, bytes: elf, file: "\(program) (embedded \(source))", pinRoot: pinRoot,
+                                 links: isAttached ? links : nil, at: path)
+        pinnedPath = path
     }
 
     /// The link of the program or struct_ops map `name`, once attached.
