@@ -35,7 +35,7 @@ import TestSupport
         "globals.bss.zero", "globals.roundtrip", "globals.live.data", "globals.live.custom", "globals.kconfig",
         "globals.rodata.seen", "globals.bss.struct", "globals.rodata.read-only", "globals.live.write", "globals.raw",
         "ops.slots", "ops.name", "ops.autocreate.default", "ops.slot.set", "ops.autoload", "ops.links",
-        "ops.registered", "ops.unregistered",
+        "ops.registered", "ops.unregistered", "ops.pin",
     ]
 
     /// Writes `text` to `path` unless it is already there (keeps rebuilds incremental).
@@ -96,6 +96,28 @@ import TestSupport
             Issue.record("check \(c) did not pass:\n\(r.stdout)\(r.stderr)")
         }
         try checkPinnedTree(dir)
+        let opsName = lines.first { $0.hasPrefix("INFO ops.pinned-name ") }.map { String($0.dropFirst(21)) }
+        try checkPinnedStructOps(dir, name: try #require(opsName))
+    }
+
+    static func congestionControls() -> [String] {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_available_congestion_control", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
+    /// The program registered skel_ops's congestion control, pinned the
+    /// skeleton and exited: the registration lives on in the tree until unpin.
+    func checkPinnedStructOps(_ dir: BPFFSDir, name: String) throws {
+        let path = dir.sub("ops")
+        #expect(Self.congestionControls().contains(name), "\(name) after the program exited")
+        let show = try bpfswift("-j", "object", "show", path)
+        let tree = try #require(try parseJSON(show.stdout) as? [String: Any], "\(show.stderr)")
+        #expect(tree["complete"] as? Bool == true, "\(show.stdout)")
+        #expect(FileManager.default.fileExists(atPath: path + "/links/skel_cc"))
+        #expect(!FileManager.default.fileExists(atPath: path + "/links/skel_cc_opt"), "not created, not registered")
+        let u = try bpfswift("object", "unpin", path)
+        #expect(u.status == 0, "\(u.stderr)")
+        #expect(!Self.congestionControls().contains(name), "\(name) after unpin")
     }
 
     /// The program pinned counter's skeleton at DIR/counter and exited: the

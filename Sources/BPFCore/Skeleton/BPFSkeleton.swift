@@ -132,7 +132,8 @@ public final class BPFSkeleton {
                     continue  // the section gives libbpf no attach target
                 }
             }
-            for m in object.maps where m.isStructOps && m.fd != nil {
+            // libbpf gives every map a placeholder fd at open: only created maps count.
+            for m in object.maps where m.isStructOps && m.autocreate && m.fd != nil {
                 if link(m.name) != nil { continue }
                 made.append((m.name, try m.attachStructOps()))
             }

@@ -45,7 +45,8 @@ public final class SkeletonGlobals {
 
     /// Maps the loaded map into this process. Called by the skeleton after load.
     func mapLive() throws(BPFError) {
-        guard map.fd != nil else { return }  // not created (autocreate off)
+        // Not created (autocreate off; libbpf still gives it a placeholder fd).
+        guard map.autocreate, map.fd != nil else { return }
         live = try map.mapLiveValue(writable: access == .writable)
     }
 

@@ -62,7 +62,9 @@ public class SkeletonMap {
     }
 
     private func requireLoaded(_ what: String) throws(BPFError) {
-        guard map.fd != nil else { throw BPFError("\(what) map \(name): map is not loaded", errno: EBADF) }
+        guard map.object.isLoaded, map.autocreate, map.fd != nil else {
+            throw BPFError("\(what) map \(name): map is not loaded", errno: EBADF)
+        }
     }
 
     private func checkKey(_ key: [UInt8], _ what: String) throws(BPFError) {

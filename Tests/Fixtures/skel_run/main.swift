@@ -217,5 +217,19 @@ run("skel_ops") {
     check("ops.unregistered", !namesAfter.contains(name) && !namesAfter.contains(optName), after)
 }
 
+// A struct_ops registration handed over to bpffs: it must outlive this process.
+if !pinDir.isEmpty {
+    run("skel_ops.pin") {
+        let skel = try SkelOpsSkeleton()
+        let name = "bpfsp\(pid)"
+        skel.struct_ops.skel_cc.name = BTFLayout.chars(name, count: 16)
+        try skel.load()
+        try skel.attach()
+        try skel.pin(at: pinDir + "/ops")
+        print("INFO ops.pinned-name \(name)")
+        check("ops.pin", true)
+    }
+}
+
 print(failures == 0 ? "ALL PASS" : "\(failures) FAILED")
 exit(failures == 0 ? 0 : 1)
