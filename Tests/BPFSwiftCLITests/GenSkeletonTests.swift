@@ -103,6 +103,43 @@ import TestSupport
         }
     }
 
+    /// The parts of a C skeleton a program sees: the skeleton struct (maps,
+    /// struct_ops shadows, progs, links, section structs), the map names
+    /// libbpf is told, and the size checks.
+    static func cInterface(_ header: String) -> (definition: [String], mapNames: [String], asserts: [String]) {
+        let lines = header.components(separatedBy: "\n")
+        var definition: [String] = []
+        var inStruct = false
+        for l in lines {
+            if !inStruct && l.hasPrefix("struct ") && l.hasSuffix(" {") && !l.contains("(") { inStruct = true }
+            if inStruct { definition.append(l) }
+            if inStruct && l == "};" { break }
+        }
+        let mapNames = lines.compactMap { l -> String? in
+            guard l.contains("name = \""), l.contains("map") else { return nil }
+            return l.components(separatedBy: "\"").dropFirst().first
+        }
+        return (definition, mapNames, lines.filter { $0.contains("_Static_assert(sizeof") })
+    }
+
+    /// bpftool gen skeleton is the oracle for what a C program compiles against.
+    @Test(arguments: fixtures + ["counter"])
+    func cInterfaceMatchesBpftool(fixture: String) throws {
+        let oracle = try Bpftool.run(["gen", "skeleton", try Fixtures.object(fixture)])
+        try #require(oracle.status == 0, "\(oracle.stderr)")
+        let ours = Self.cInterface(try Self.generate(fixture, lang: "c"))
+        let theirs = Self.cInterface(oracle.stdout)
+        #expect(!ours.definition.isEmpty && !ours.mapNames.isEmpty && !ours.asserts.isEmpty)
+        #expect(ours.definition == theirs.definition, "struct of \(fixture)")
+        #expect(ours.mapNames == theirs.mapNames)
+        #expect(ours.asserts == theirs.asserts)
+        let text = try Self.generate(fixture, lang: "c")
+        for fn in ["__open(void)", "__open_opts(const struct bpf_object_open_opts *opts)", "__load(struct",
+                   "__open_and_load(void)", "__attach(struct", "__detach(struct", "__destroy(struct", "__elf_bytes(size_t *sz)"] {
+            #expect(oracle.stdout.contains(fn) && text.contains(fn), "\(fn)")
+        }
+    }
+
     @Test(arguments: ["swift", "c"])
     func outputIsDeterministic(lang: String) throws {
         for f in Self.fixtures + ["counter"] {
