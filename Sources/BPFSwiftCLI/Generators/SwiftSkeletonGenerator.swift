@@ -90,7 +90,7 @@ struct SwiftSkeletonGenerator {
         p.line("///     let skel = try \(typeName)()")
         p.line("///     try skel.load()")
         p.line("///     try skel.attach()")
-        try p.block("public final class \(typeName) {") { p in
+        p.block("public final class \(typeName) {") { p in
             p.line("/// The runtime: the object, its sections, its links.")
             p.line("public let skeleton: BPFSkeleton")
             p.line("public let maps: Maps")
