@@ -3,18 +3,29 @@ import Glibc
 #endif
 import BPFCore
 
-/// `bpfswift prog`: BPF programs: show, pin, dump.
+/// `bpfswift prog`: BPF programs: show, pin.
 enum ProgCommand {
     static let progGrammar = "PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }"
     static let selectorWords = ["id", "pinned", "tag", "name"]
 
     static let group = CommandGroup(
         name: "prog",
-        summary: "BPF programs: show, pin, dump",
+        summary: "BPF programs: show, pin",
         commands: [
-            Command("show", usage: ["{ show | list } [PROG] [--metadata [KEY[=VALUE]]]"], run: show),
-            Command("list", usage: [], run: show),
-            Command("pin", usage: ["pin PROG FILE"], run: pin),
+            Command("show", usage: ["{ show | list } [PROG] [--metadata [KEY[=VALUE]]]"],
+                    summary: "Show every loaded program, or those PROG selects (a name or a tag may select several), "
+                        + "as bpftool does: id, type, name, tag, license, load time, uid, translated and JITed sizes, "
+                        + "memlock, map ids, BTF id, and the metadata the program carries (bpf_metadata_* variables "
+                        + "in its .rodata); -j prints bpftool's JSON keys and values, -f adds the pinned paths. "
+                        + "--metadata keeps only the programs that carry metadata; --metadata KEY those that carry "
+                        + "KEY; --metadata KEY=VALUE those whose KEY has that value (a string matches without its quotes).",
+                    run: show),
+            Command("list", usage: [], summary: "The same as show.", run: show),
+            Command("pin", usage: ["pin PROG FILE"],
+                    summary: "Pin the program PROG selects at FILE, a new name on a bpffs mount: the pin keeps the "
+                        + "program loaded after every process that holds it has exited, until the pin is removed. "
+                        + "A name or tag that selects several programs is an error.",
+                    run: pin),
         ],
         grammar: [progGrammar]
     )
