@@ -29,6 +29,7 @@ public struct BTFDumper {
     public let btf: BTF
     let plan: DumpPlan
 
+    /// A dumper for types of `btf`; formatting plans are built on first use and shared by copies.
     public init(btf: BTF) {
         self.btf = btf
         self.plan = DumpPlan(btf: btf)

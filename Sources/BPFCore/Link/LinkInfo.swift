@@ -68,6 +68,8 @@ public struct IteratorLink: Sendable {
     public var targetName: String
     public var parameter: Parameter
 
+    /// What the iterator walks, when its target takes a parameter: a map, a
+    /// task or process, or a cgroup and the walk order.
     public enum Parameter: Sendable, Equatable {
         /// bpf_map_elem / bpf_sk_storage_map: the map iterated.
         case map(MapID)
@@ -157,6 +159,7 @@ public struct NetfilterLink: Sendable, Equatable {
 /// A kprobe_multi link. `functions` are sorted by address and resolved against
 /// /proc/kallsyms; nil when the kernel's symbols cannot be read.
 public struct KprobeMultiLink: Sendable {
+    /// One function of a kprobe.multi link: address, symbol, module and cookie.
     public struct Function: Sendable, Equatable {
         public var address: UInt64
         public var name: String
@@ -180,6 +183,7 @@ public struct KprobeMultiLink: Sendable {
 
 /// An uprobe_multi link: one binary, one probe per offset.
 public struct UprobeMultiLink: Sendable {
+    /// One probe of a uprobe.multi link: file offset, reference counter offset and cookie.
     public struct Probe: Sendable, Equatable {
         public var offset: UInt64
         public var refCounterOffset: UInt64

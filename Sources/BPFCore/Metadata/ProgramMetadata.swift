@@ -146,6 +146,7 @@ public struct MetadataFilter: Sendable, Equatable {
     public var key: String?
     public var value: String?
 
+    /// No key: programs with any metadata; a key: those carrying it; key and value: those where it has that value.
     public init(key: String? = nil, value: String? = nil) {
         self.key = key
         self.value = value

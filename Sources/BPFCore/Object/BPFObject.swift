@@ -11,6 +11,7 @@ public struct ObjectOpenOptions: Sendable {
     public var objectName: String?
     /// Values for `extern ... __kconfig` variables ("CONFIG_X=y\n...").
     public var kconfig: String?
+    /// Options with libbpf's defaults for whatever is nil.
     public init(pinRoot: String? = nil, objectName: String? = nil, kconfig: String? = nil) {
         self.pinRoot = pinRoot
         self.objectName = objectName
@@ -158,6 +159,7 @@ public struct ObjectMap {
 
     /// Whether the map is created at load. Calls `bpf_map__autocreate` / `bpf_map__set_autocreate`.
     public var autocreate: Bool { bpf_map__autocreate(handle) }
+    /// Sets whether the map is created at load (before load only). Calls `bpf_map__set_autocreate`.
     public func setAutocreate(_ on: Bool) throws(BPFError) {
         try check(bpf_map__set_autocreate(handle, on), "set autocreate of map \(name)")
     }
@@ -258,11 +260,13 @@ public struct ObjectProgram {
 
     /// Whether the program is loaded with the object. Calls `bpf_program__autoload` / `bpf_program__set_autoload`.
     public var autoload: Bool { bpf_program__autoload(handle) }
+    /// Sets whether the program is loaded with the object (before load only). Calls `bpf_program__set_autoload`.
     public func setAutoload(_ on: Bool) throws(BPFError) {
         try check(bpf_program__set_autoload(handle, on), "set autoload of program \(name)")
     }
     /// Whether skeleton-style attach should attach it. Calls `bpf_program__autoattach`.
     public var autoattach: Bool { bpf_program__autoattach(handle) }
+    /// Sets whether skeleton-style attach attaches it. Calls `bpf_program__set_autoattach`.
     public func setAutoattach(_ on: Bool) { bpf_program__set_autoattach(handle, on) }
 
     /// The program's fd after load (borrowed), or nil. Calls `bpf_program__fd`.

@@ -7,6 +7,7 @@ internal import CLibBPF
 /// it without loading; nothing touches the kernel, no privilege needed):
 /// its ELF sections, maps, programs, license, metadata and struct_ops maps.
 public struct ObjectInspection {
+    /// An ELF section of the object file: index, name, type and size.
     public struct Section: Sendable {
         public var index: Int
         public var name: String
@@ -15,6 +16,7 @@ public struct ObjectInspection {
         public var size: UInt64
     }
 
+    /// A map as libbpf sees it in the file, before load: its definition, pinning and autocreate.
     public struct Map: Sendable {
         public var name: String
         /// Its pin name in an object tree (maps/<pinName>).
@@ -34,6 +36,7 @@ public struct ObjectInspection {
         public var autocreate: Bool
     }
 
+    /// A program as libbpf sees it in the file, before load: section, type, size and autoload.
     public struct Program: Sendable {
         public var name: String
         public var section: String
@@ -45,6 +48,8 @@ public struct ObjectInspection {
         public var autoload: Bool
     }
 
+    /// A struct_ops map of the file: its (local) type, section, whether it registers
+    /// through a link, and the program in each function-pointer member.
     public struct StructOps: Sendable {
         /// The map's name (the C variable).
         public var map: String

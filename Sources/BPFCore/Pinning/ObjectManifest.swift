@@ -17,6 +17,7 @@ public struct ObjectManifest: Equatable, Sendable {
     /// The kernel name of the manifest map (15 characters at most).
     public static let mapName = "bpfswift_obj"
 
+    /// A map recorded in the tree, pinned at maps/`pinName`.
     public struct Map: Equatable, Sendable {
         /// The pin's name under maps/ ('.' → '_').
         public var pinName: String
@@ -31,6 +32,7 @@ public struct ObjectManifest: Equatable, Sendable {
         public var reusedPin: String?
     }
 
+    /// A program recorded in the tree, pinned at programs/`name`, with its link if attached.
     public struct Program: Equatable, Sendable {
         /// The function name, also its pin's name under programs/.
         public var name: String
@@ -44,6 +46,7 @@ public struct ObjectManifest: Equatable, Sendable {
         public var notAttached: String?
     }
 
+    /// A link recorded in the tree, pinned at links/`pinName`: a program's or a struct_ops map's.
     public struct Link: Equatable, Sendable {
         /// The pin's name under links/: the program's name, or the struct_ops map's name.
         public var pinName: String
@@ -105,6 +108,7 @@ public struct ObjectManifest: Equatable, Sendable {
     private static func opt(_ s: String?) -> String { s.map(clean) ?? "-" }
     private static func unopt(_ s: Substring) -> String? { s == "-" ? nil : String(s) }
 
+    /// The text encoding stored as the manifest map's value (versioned by `formatVersion`).
     public func encoded() -> [UInt8] {
         var t = "bpfswift-object \(Self.formatVersion)\n"
         t += "sha256 \(sha256)\n"

@@ -7,6 +7,7 @@ internal import CLibBPF
 public struct MapPinAssignment: Equatable, Sendable {
     public var map: String
     public var file: String
+    /// `map` is the map's name in the object, `file` a path on bpffs.
     public init(map: String, file: String) {
         self.map = map
         self.file = file
@@ -29,6 +30,7 @@ public struct ObjectPinOptions: Sendable {
     /// Maps whose pin path is set before load (pinned there, or reused from there).
     public var pinMaps: [MapPinAssignment] = []
 
+    /// No attach, libbpf's pin root, no map settings, no replace.
     public init() {}
 
     /// The default pin root of libbpf.
@@ -56,6 +58,8 @@ public enum ObjectPinOutcome: String, Sendable {
     case replaced
 }
 
+/// What `ObjectPinner.pin` did: the outcome, the tree's path and manifest, and
+/// the manifest of the tree it replaced.
 public struct ObjectPinResult: Sendable {
     public var outcome: ObjectPinOutcome
     public var path: String
@@ -74,6 +78,13 @@ public struct ObjectPinResult: Sendable {
 /// place just before the tree, so a run that dies leaves them only in its
 /// staging directory. Any failure rolls back everything this run made.
 public enum ObjectPinner {
+    /// Opens `objectFile`, configures it from `options`, loads it, attaches it with
+    /// `options.attach`, and publishes the tree at `path` (`bpfswift object pin`).
+    /// Re-pinning the same file with the same options is `.unchanged`; a different
+    /// tree at `path` needs `options.replace`. Throws after rolling back everything
+    /// this call made. Calls `bpf_object__open_mem` (on the bytes it hashed),
+    /// `bpf_object__load`, `bpf_program__attach`, `bpf_map__attach_struct_ops`,
+    /// `bpf_obj_pin` and `bpf_link__pin`.
     public static func pin(objectFile: String, at path: String, options: ObjectPinOptions) throws(BPFError) -> ObjectPinResult {
         let steps = StepGuard()
         defer { steps.finish() }

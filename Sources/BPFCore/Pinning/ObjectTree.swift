@@ -32,6 +32,7 @@ public struct ObjectTreeStatus: Sendable {
     /// Relative paths of recorded pins that are missing or hold something else.
     public var missing: [String] { entries.filter { !$0.present }.map(\.relativePath) }
 
+    /// The recorded pin at `relativePath` ("maps/hit_map"), or nil when the manifest records none.
     public func entry(_ relativePath: String) -> ObjectTreeEntry? {
         entries.first { $0.relativePath == relativePath }
     }
@@ -73,6 +74,7 @@ public enum ObjectTreeState: String, Sendable {
     case busy
 }
 
+/// One entry of `ObjectTree.list`: a tree or a staging directory and its state.
 public struct ObjectTreeListing: Sendable {
     public var path: String
     public var state: ObjectTreeState

@@ -14,6 +14,8 @@ public struct BPFError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Extra detail (libbpf's last warning, a mismatching attribute, ...).
     public var detail: String?
 
+    /// `operation` says what was being done ("pin program x at /sys/fs/bpf/y"), `errno`
+    /// why it failed (0: no errno), `detail` anything more; `description` joins them.
     public init(_ operation: String, errno: Int32 = 0, detail: String? = nil) {
         self.operation = operation
         self.errno = errno

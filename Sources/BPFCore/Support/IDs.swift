@@ -7,6 +7,7 @@ public struct ProgramID: RawRepresentable, Hashable, Comparable, Sendable, Custo
     public var description: String { String(rawValue) }
 }
 
+/// A map's kernel id (`bpf_map_info.id`), distinct from program and link ids.
 public struct MapID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -15,6 +16,7 @@ public struct MapID: RawRepresentable, Hashable, Comparable, Sendable, CustomStr
     public var description: String { String(rawValue) }
 }
 
+/// A link's kernel id (`bpf_link_info.id`).
 public struct LinkID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -23,6 +25,7 @@ public struct LinkID: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
     public var description: String { String(rawValue) }
 }
 
+/// A BTF object's kernel id (`bpf_btf_info.id`).
 public struct BTFID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }

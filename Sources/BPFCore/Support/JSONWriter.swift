@@ -8,6 +8,7 @@ public struct JSONWriter {
     private var hasElement: [Bool] = []
     private var afterKey = false
 
+    /// `pretty` indents by four spaces, one key or element a line, as bpftool's `-p`.
     public init(pretty: Bool = false) {
         self.pretty = pretty
         bytes.reserveCapacity(4096)
