@@ -113,6 +113,45 @@ import TestSupport
         #expect(bare.status == 2 && bare.out.hasPrefix("Usage: bpfswift"))
     }
 
+    /// Every `bpfswift OBJECT VERB` in the code of README.md and Docs/guide.md
+    /// names an object and a verb of the tables (prefixes resolved as the
+    /// dispatcher does), so that the docs cannot teach a command that is gone.
+    @Test func documentedCommandsExist() throws {
+        var checked = 0
+        for doc in ["README.md", "Docs/guide.md"] {
+            let text = try String(contentsOfFile: TestEnv.packageRoot + "/" + doc, encoding: .utf8)
+            for code in Self.codeSpans(text) {
+                var words = code.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                while let i = words.firstIndex(of: "bpfswift") {
+                    words.removeFirst(i + 1)
+                    var rest = words.drop { $0.hasPrefix("-") }
+                    guard let objectWord = rest.first, objectWord.first?.isLowercase == true else { continue }  // not a placeholder (OBJECT)
+                    rest = rest.dropFirst()
+                    let object = CLI.objectWords.first { $0.hasPrefix(objectWord) }
+                    #expect(object != nil, "\(doc): '\(code)': unknown object '\(objectWord)'")
+                    guard let object, let group = CLI.groups.first(where: { $0.name == object }) else { continue }
+                    guard let verb = rest.first, verb.first?.isLetter == true, verb != "help" else { continue }
+                    #expect(group.select(verb) != nil, "\(doc): '\(code)': \(object) has no verb '\(verb)'")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked >= 30, "documented commands found: \(checked)")
+    }
+
+    /// The code of a Markdown text: fenced blocks, indented blocks and `inline` spans, line by line.
+    static func codeSpans(_ text: String) -> [String] {
+        var out: [String] = []
+        var fenced = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line.hasPrefix("```") { fenced.toggle(); continue }
+            if fenced || line.hasPrefix("    ") || line.hasPrefix("\t") { out.append(line); continue }
+            let parts = line.split(separator: "`", omittingEmptySubsequences: false)
+            for (i, p) in parts.enumerated() where i % 2 == 1 { out.append(String(p)) }
+        }
+        return out
+    }
+
     /// Key and value data are checked against the map (its key and value
     /// sizes), so these need a real one: a hash map created in the test's dir.
     @Test(.enabled(if: TestEnv.kernelTestsEnabled)) func malformedMapData() throws {
