@@ -59,10 +59,22 @@ public struct StructOpsRegisterResult: Sendable {
 /// same name, a link-based map without a LINK_DIR on bpffs or with its pin
 /// already taken. A failure after load undoes the registrations made so far.
 public enum StructOpsRegistrar {
+    /// Opens the object file and registers its struct_ops maps (see the type's doc).
+    /// Calls `bpf_object__open_file`.
     public static func register(objectFile path: String,
                                 options: StructOpsRegisterOptions) throws(BPFError) -> StructOpsRegisterResult {
         try StructOps.requireLibbpfSupport()
         let object = try BPFObject.open(path: path)
+        return try register(object: object, source: path, options: options)
+    }
+
+    /// Configures, loads and registers an opened object that is not loaded
+    /// yet; the caller keeps it (its programs and maps stay inspectable).
+    /// `source` names the object in messages. Calls `bpf_object__load` and
+    /// `bpf_map__attach_struct_ops`.
+    public static func register(object: BPFObject, source path: String,
+                                options: StructOpsRegisterOptions) throws(BPFError) -> StructOpsRegisterResult {
+        try StructOps.requireLibbpfSupport()
         try StructOps.select(object, enable: options.enable, disable: options.disable)
         let plans = StructOps.maps(of: object)
         let created = plans.filter(\.created)

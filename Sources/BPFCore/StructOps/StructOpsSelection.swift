@@ -131,7 +131,7 @@ public enum StructOps {
                 guard let m = object.map(named: name) else {
                     let known = object.maps.map(\.name).joined(separator: ", ")
                     throw BPFError("\(on ? "--enable" : "--disable") \(name): object \(object.name) has no map of that name",
-                                   errno: ENOENT, detail: known.isEmpty ? nil : "its maps: \(known)")
+                                   detail: known.isEmpty ? nil : "its maps: \(known)")
                 }
                 try m.setAutocreate(on)
             }
