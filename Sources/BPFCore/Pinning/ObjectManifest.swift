@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CLibBPF
+
+/// What an object tree holds and where it came from, recorded inside the
+/// tree itself. bpffs holds only BPF objects, so the record is BPF-native:
+/// a one-element array map named `bpfswift_obj`, pinned at PATH/manifest,
+/// whose value is the text encoding below, written once and frozen
+/// (BPF_MAP_FREEZE) so that nothing can change it afterwards.
+///
+/// `object show` compares the record with the pins it finds: a tree is
+/// complete when every recorded pin exists and holds the recorded id.
+public struct ObjectManifest: Equatable, Sendable {
+    /// The encoding version; readers refuse versions they do not know.
+    public static let formatVersion = 1
+    /// The kernel name of the manifest map (15 characters at most).
+    public static let mapName = "bpfswift_obj"
+
+    public struct Map: Equatable, Sendable {
+        /// The pin's name under maps/ ('.' → '_').
+        public var pinName: String
+        /// libbpf's name of the map ("counter.bss").
+        public var name: String
+        public var id: UInt32
+        /// bpftool's type name ("hash").
+        public var type: String
+        /// For a map pinned by name (LIBBPF_PIN_BY_NAME or --pin-map): its shared pin, which outlives the tree.
+        public var sharedPin: String?
+        /// For a map given with --map: the pinned map it reuses.
+        public var reusedPin: String?
+    }
+
+    public struct Program: Equatable, Sendable {
+        /// The function name, also its pin's name under programs/.
+        public var name: String
+        public var id: UInt32
+        /// bpftool's type name ("tracepoint").
+        public var type: String
+        public var section: String
+        /// The link's pin name under links/ when the program was attached.
+        public var link: String?
+        /// Why an `--attach` run left it unattached (nil when attached or not asked to attach).
+        public var notAttached: String?
+    }
+
+    public struct Link: Equatable, Sendable {
+        /// The pin's name under links/: the program's name, or the struct_ops map's name.
+        public var pinName: String
+        public var id: UInt32
+        /// bpftool's link type name ("perf_event", "struct_ops", ...), or "struct_ops_map" for a
+        /// struct_ops map registered without a link (its pin then holds the map).
+        public var type: String
+        /// The program it attaches, or nil for a struct_ops registration.
+        public var program: String?
+        /// The struct_ops map it registers, or nil.
+        public var structOpsMap: String?
+        /// Whether the pin holds a map (struct_ops registered without BPF_F_LINK) rather than a link.
+        public var pinHoldsMap: Bool { type == "struct_ops_map" }
+    }
+
+    public var sha256: String
+    public var objectName: String
+    /// The object file's absolute path when it was pinned.
+    public var file: String
+    /// The options that shaped the tree (re-pinning with other options is not a no-op).
+    public var options: String
+    /// Whether the run attached programs (--attach).
+    public var attach: Bool
+    /// UNIX time of the pin.
+    public var pinnedAt: Int64
+    public var maps: [Map] = []
+    public var programs: [Program] = []
+    public var links: [Link] = []
+
+    public init(sha256: String, objectName: String, file: String, options: String, attach: Bool, pinnedAt: Int64) {
+        self.sha256 = sha256
+        self.objectName = objectName
+        self.file = file
+        self.options = options
+        self.attach = attach
+        self.pinnedAt = pinnedAt
+    }
+
+    // MARK: text encoding
+    //
+    //   bpfswift-object 1
+    //   sha256 <hex>
+    //   name <object name>
+    //   file <path>
+    //   options <fingerprint>
+    //   attach 0|1
+    //   pinned_at <seconds>
+    //   map <pin>\t<name>\t<id>\t<type>\t<shared pin or ->\t<reused pin or ->
+    //   prog <name>\t<id>\t<type>\t<section>\t<link or ->\t<note or ->
+    //   link <pin>\t<id>\t<type>\t<program or ->\t<struct_ops map or ->
+    //   end
+    //
+    // Free text has tabs and newlines replaced by spaces; "-" stands for none
+    // (no kernel name or path is "-": bpffs and the kernel refuse it).
+
+    private static func clean(_ s: String) -> String {
+        String(s.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 })
+    }
+    private static func opt(_ s: String?) -> String { s.map(clean) ?? "-" }
+    private static func unopt(_ s: Substring) -> String? { s == "-" ? nil : String(s) }
+
+    public func encoded() -> [UInt8] {
+        var t = "bpfswift-object \(Self.formatVersion)\n"
+        t += "sha256 \(sha256)\n"
+        t += "name \(Self.clean(objectName))\n"
+        t += "file \(Self.clean(file))\n"
+        t += "options \(Self.clean(options))\n"
+        t += "attach \(attach ? 1 : 0)\n"
+        t += "pinned_at \(pinnedAt)\n"
+        for m in maps {
+            t += "map \(m.pinName)\t\(m.name)\t\(m.id)\t\(m.type)\t\(Self.opt(m.sharedPin))\t\(Self.opt(m.reusedPin))\n"
+        }
+        for p in programs {
+            t += "prog \(p.name)\t\(p.id)\t\(p.type)\t\(Self.clean(p.section))\t\(Self.opt(p.link))\t\(Self.opt(p.notAttached))\n"
+        }
+        for l in links {
+            t += "link \(l.pinName)\t\(l.id)\t\(l.type)\t\(Self.opt(l.program))\t\(Self.opt(l.structOpsMap))\n"
+        }
+        t += "end\n"
+        return Array(t.utf8)
+    }
+
+    /// Decodes a manifest value (NUL padding allowed). Throws on anything it does not recognise.
+    public static func decode(_ bytes: [UInt8]) throws(BPFError) -> ObjectManifest {
+        let end = bytes.firstIndex(of: 0) ?? bytes.count
+        let text = String(decoding: bytes[0..<end], as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
+        func bad(_ why: String) -> BPFError { BPFError("decode object manifest", errno: EINVAL, detail: "\(why)") }
+        guard let first = lines.popFirst(), first.hasPrefix("bpfswift-object ") else { throw bad("not a bpfswift manifest") }
+        guard let version = Int(first.dropFirst("bpfswift-object ".count)) else { throw bad("bad version line") }
+        guard version == formatVersion else { throw bad("format version \(version), this bpfswift reads \(formatVersion)") }
+        var m = ObjectManifest(sha256: "", objectName: "", file: "", options: "", attach: false, pinnedAt: 0)
+        var sawEnd = false
+        for line in lines {
+            if line.isEmpty { continue }
+            if line == "end" { sawEnd = true; break }
+            guard let space = line.firstIndex(of: " ") else { throw bad("bad line '\(line)'") }
+            let key = line[..<space]
+            let value = line[line.index(after: space)...]
+            let f = value.split(separator: "\t", omittingEmptySubsequences: false)
+            switch key {
+            case "sha256": m.sha256 = String(value)
+            case "name": m.objectName = String(value)
+            case "file": m.file = String(value)
+            case "options": m.options = String(value)
+            case "attach": m.attach = value == "1"
+            case "pinned_at": m.pinnedAt = Int64(value) ?? 0
+            case "map":
+                guard f.count == 6, let id = UInt32(f[2]) else { throw bad("bad map line '\(line)'") }
+                m.maps.append(Map(pinName: String(f[0]), name: String(f[1]), id: id, type: String(f[3]),
+                                  sharedPin: unopt(f[4]), reusedPin: unopt(f[5])))
+            case "prog":
+                guard f.count == 6, let id = UInt32(f[1]) else { throw bad("bad prog line '\(line)'") }
+                m.programs.append(Program(name: String(f[0]), id: id, type: String(f[2]), section: String(f[3]),
+                                          link: unopt(f[4]), notAttached: unopt(f[5])))
+            case "link":
+                guard f.count == 5, let id = UInt32(f[1]) else { throw bad("bad link line '\(line)'") }
+                m.links.append(Link(pinName: String(f[0]), id: id, type: String(f[2]),
+                                    program: unopt(f[3]), structOpsMap: unopt(f[4])))
+            default:
+                continue  // keys added later within the same version are skipped
+            }
+        }
+        guard sawEnd else { throw bad("truncated (no end line)") }
+        guard m.sha256.count == 64 else { throw bad("no sha256") }
+        return m
+    }
+
+    // MARK: in the kernel
+
+    /// Creates the manifest map, writes this record into it and freezes it.
+    /// Returns the map's descriptor (pin it to publish). Calls `bpf_map_create`,
+    /// `bpf_map_update_elem` and `bpf_map_freeze`.
+    public func createMap() throws(BPFError) -> FileDescriptor {
+        var value = encoded()
+        let padded = (value.count + 7) / 8 * 8
+        value.append(contentsOf: [UInt8](repeating: 0, count: padded - value.count))
+        let raw = bpf_map_create(BPF_MAP_TYPE_ARRAY, Self.mapName, 4, UInt32(value.count), 1, nil)
+        if raw < 0 { throw BPFError("create the object manifest map", errno: raw == -1 ? Glibc.errno : -raw) }
+        let fd = FileDescriptor(owning: raw)
+        var key: UInt32 = 0
+        let r = value.withUnsafeBytes { v in bpf_map_update_elem(fd.rawValue, &key, v.baseAddress, 0) }
+        if r != 0 { throw BPFError("write the object manifest", errno: r == -1 ? Glibc.errno : -r) }
+        let fr = bpf_map_freeze(fd.rawValue)
+        if fr != 0 { throw BPFError("freeze the object manifest", errno: fr == -1 ? Glibc.errno : -fr) }
+        return fd
+    }
+
+    /// Reads the manifest pinned at `path`. Throws ENOENT when there is none,
+    /// and EINVAL when the pin is not a bpfswift manifest map.
+    /// Calls `bpf_obj_get`, `bpf_map_get_info_by_fd` and `bpf_map_lookup_elem`.
+    public static func read(pinnedAt path: String) throws(BPFError) -> (manifest: ObjectManifest, mapID: UInt32) {
+        let fd = try Kernel.openPinned(path)
+        guard Kernel.kind(of: fd) == .map else {
+            throw BPFError("read object manifest \(path)", errno: EINVAL, detail: "the pin is not a map")
+        }
+        var info = bpf_map_info()
+        try Kernel.info(fd.rawValue, &info, what: "map \(path)")
+        guard info.type == BPF_MAP_TYPE_ARRAY.rawValue, info.key_size == 4, info.max_entries == 1,
+              stringFromCArray(info.name) == mapName else {
+            throw BPFError("read object manifest \(path)", errno: EINVAL, detail: "the pinned map is not a bpfswift manifest")
+        }
+        var value = [UInt8](repeating: 0, count: Int(info.value_size))
+        var key: UInt32 = 0
+        let r = value.withUnsafeMutableBytes { v in bpf_map_lookup_elem(fd.rawValue, &key, v.baseAddress) }
+        if r != 0 { throw BPFError("read object manifest \(path)", errno: r == -1 ? Glibc.errno : -r) }
+        return (try decode(value), info.id)
+    }
+}

@@ -1,0 +1,412 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CLibBPF
+
+/// A map name and a pinned file (`--map NAME=PINNED_FILE`, `--pin-map NAME=FILE`).
+public struct MapPinAssignment: Equatable, Sendable {
+    public var map: String
+    public var file: String
+    public init(map: String, file: String) {
+        self.map = map
+        self.file = file
+    }
+}
+
+/// How `object pin` loads and publishes an object.
+public struct ObjectPinOptions: Sendable {
+    /// Attach every program libbpf can attach from its section name, and register struct_ops maps.
+    public var attach = false
+    /// libbpf's pin_root_path for LIBBPF_PIN_BY_NAME maps (default /sys/fs/bpf).
+    public var pinRoot: String?
+    /// Maps to create (autocreate on) or not (off) before load.
+    public var enable: [String] = []
+    public var disable: [String] = []
+    /// Swap a different object's tree at PATH for the new one.
+    public var replace = false
+    /// Maps that reuse an existing pinned map.
+    public var reuseMaps: [MapPinAssignment] = []
+    /// Maps whose pin path is set before load (pinned there, or reused from there).
+    public var pinMaps: [MapPinAssignment] = []
+
+    public init() {}
+
+    /// The default pin root of libbpf.
+    public static let defaultPinRoot = "/sys/fs/bpf"
+
+    /// The options that shape the tree, in a canonical form: re-pinning the
+    /// same file with the same fingerprint is a no-op.
+    public var fingerprint: String {
+        var parts = ["attach=\(attach ? 1 : 0)", "pin_root=\(pinRoot ?? Self.defaultPinRoot)"]
+        if !enable.isEmpty { parts.append("enable=" + enable.sorted().joined(separator: ",")) }
+        if !disable.isEmpty { parts.append("disable=" + disable.sorted().joined(separator: ",")) }
+        if !reuseMaps.isEmpty { parts.append("map=" + reuseMaps.map { "\($0.map)=\($0.file)" }.sorted().joined(separator: ",")) }
+        if !pinMaps.isEmpty { parts.append("pin_map=" + pinMaps.map { "\($0.map)=\($0.file)" }.sorted().joined(separator: ",")) }
+        return parts.joined(separator: ";")
+    }
+}
+
+/// What `object pin` did.
+public enum ObjectPinOutcome: String, Sendable {
+    /// A new tree was published at PATH.
+    case pinned
+    /// PATH already held this object file, pinned with the same options: nothing changed.
+    case unchanged
+    /// A different tree at PATH was swapped out and removed.
+    case replaced
+}
+
+public struct ObjectPinResult: Sendable {
+    public var outcome: ObjectPinOutcome
+    public var path: String
+    public var manifest: ObjectManifest
+    /// The tree that was replaced, for `.replaced`.
+    public var previous: ObjectManifest?
+}
+
+/// `object pin`: loads an object file and publishes all of it as one tree
+/// on bpffs, atomically (see SPEC `object`).
+///
+/// The tree is built in PARENT/bpfswift_staging_NAME (claimed with flock),
+/// then renamed into place with RENAME_NOREPLACE, or swapped with
+/// RENAME_EXCHANGE for `--replace`. Maps pinned by name that do not exist yet
+/// are first pinned inside the staging directory and renamed to their shared
+/// place just before the tree, so a run that dies leaves them only in its
+/// staging directory. Any failure rolls back everything this run made.
+public enum ObjectPinner {
+    public static func pin(objectFile: String, at path: String, options: ObjectPinOptions) throws(BPFError) -> ObjectPinResult {
+        let steps = StepGuard()
+        defer { steps.finish() }
+        let tree = try TreePath(path, what: "pin object \(objectFile) at")
+        if tree.isStagingName {
+            throw BPFError("pin object at \(path)", errno: EINVAL, detail: "names starting with \(ObjectTreeLayout.stagingPrefix) are reserved for staging")
+        }
+        let bytes = try readFileBytes(objectFile)
+        let sha = SHA256.hexDigest(bytes)
+        let fingerprint = options.fingerprint
+
+        let claim = try StagingClaim.claim(tree, purpose: "pin object at")
+        let run = PinRun(tree: tree, claim: claim, steps: steps)
+        do throws(BPFError) {
+            try steps.check("lock")
+            // What is at PATH now decides between publish, no-op, replace and refusal.
+            var previous: ObjectManifest?
+            switch try pathState(tree.path) {
+            case .missing:
+                break
+            case .symlink:
+                throw BPFError("pin object at \(path)", errno: EEXIST, detail: "it is a symbolic link; refusing to replace it")
+            case .other:
+                throw BPFError("pin object at \(path)", errno: EEXIST, detail: "it exists and is not a directory")
+            case .directory:
+                let status = ObjectTreeStatus.read(tree.path)
+                guard let m = status.manifest else {
+                    throw BPFError("pin object at \(path)", errno: EEXIST, detail: "it exists and is not an object tree (no readable \(ObjectTreeLayout.manifest))")
+                }
+                if status.complete && m.sha256 == sha && m.options == fingerprint {
+                    claim.removeAndRelease()
+                    return ObjectPinResult(outcome: .unchanged, path: tree.path, manifest: m, previous: nil)
+                }
+                guard options.replace else {
+                    let why: String
+                    if m.sha256 != sha { why = "it holds object \(m.objectName) (sha256 \(m.sha256.prefix(12))…), not this file" }
+                    else if !status.complete { why = "it holds this object but the tree is incomplete" }
+                    else { why = "it holds this object pinned with other options (\(m.options))" }
+                    throw BPFError("pin object at \(path)", errno: EEXIST, detail: "\(why); use --replace to swap it")
+                }
+                previous = m
+            }
+            let manifest = try run.build(objectFile: objectFile, bytes: bytes, sha: sha, options: options, fingerprint: fingerprint)
+            try run.publish(replacing: previous != nil)
+            run.commit()
+            return ObjectPinResult(outcome: previous == nil ? .pinned : .replaced, path: tree.path,
+                                   manifest: manifest, previous: previous)
+        } catch {
+            run.rollback()
+            throw error
+        }
+    }
+}
+
+/// The state of one `object pin` run: what it made, so that it can be undone.
+private final class PinRun {
+    let tree: TreePath
+    let claim: StagingClaim
+    let steps: StepGuard
+    var object: BPFObject?
+    /// Links made by this run, by pin name. Destroyed (detached) on rollback, disconnected on commit.
+    var links: [(name: String, link: BPFLink)] = []
+    /// Shared pins waiting in staging: (staging pin, final path, map id).
+    var pendingShared: [(staged: String, path: String, id: UInt32, map: String)] = []
+    /// Shared pins published by this run: (path, map id).
+    var publishedShared: [(path: String, id: UInt32)] = []
+    /// The old tree's directory, locked while it is swapped out.
+    var oldTree: FileDescriptor?
+    var exchanged = false
+    var published = false
+
+    init(tree: TreePath, claim: StagingClaim, steps: StepGuard) {
+        self.tree = tree
+        self.claim = claim
+        self.steps = steps
+    }
+
+    var staging: String { claim.path }
+
+    /// Map names as the object declares them: `bpf_map__reuse_fd` renames a
+    /// map after the map it reuses, but the tree names maps as the object does.
+    var declaredNames: [OpaquePointer: String] = [:]
+
+    func name(_ m: ObjectMap) -> String { declaredNames[m.handle] ?? m.name }
+
+    private func find(_ obj: BPFObject, _ wanted: String, _ flag: String) throws(BPFError) -> ObjectMap {
+        let maps = obj.maps
+        if let m = maps.first(where: { name($0) == wanted }) { return m }
+        if let m = maps.first(where: { ObjectTreeLayout.pinName(forMap: name($0)) == wanted }) { return m }
+        let names = maps.map { name($0) }.joined(separator: ", ")
+        throw BPFError("\(flag) \(wanted)", errno: ENOENT, detail: "object \(obj.name) has no map of that name (maps: \(names))")
+    }
+
+    /// Opens, configures, loads, pins, attaches and records: everything but publishing.
+    func build(objectFile: String, bytes: [UInt8], sha: String, options: ObjectPinOptions,
+               fingerprint: String) throws(BPFError) -> ObjectManifest {
+        let obj: BPFObject
+        do {
+            obj = try BPFObject.open(bytes: bytes, options: ObjectOpenOptions(pinRoot: options.pinRoot,
+                                                                           objectName: objectStem(objectFile)))
+        } catch {
+            var detail = error.detail
+            if let d = detail, d.contains("invalid pinning value") {
+                detail = (d.hasSuffix(".") ? String(d.dropLast()) : d) + "; expected LIBBPF_PIN_NONE (0) or LIBBPF_PIN_BY_NAME (1)"
+            }
+            throw BPFError("open BPF object \(objectFile)", errno: error.errno, detail: detail)
+        }
+        object = obj
+        for m in obj.maps { declaredNames[m.handle] = m.name }
+        try steps.check("open")
+
+        // Per-map settings between open and load.
+        for name in options.enable { try find(obj, name, "--enable").setAutocreate(true) }
+        for name in options.disable { try find(obj, name, "--disable").setAutocreate(false) }
+        var reused: [String: String] = [:]
+        for a in options.reuseMaps {
+            let m = try find(obj, a.map, "--map")
+            let fd = try Kernel.openPinned(a.file, as: .map)
+            try m.reuse(fd)
+            try m.setPinPath(nil)
+            reused[name(m)] = a.file
+        }
+        for a in options.pinMaps {
+            let m = try find(obj, a.map, "--pin-map")
+            if reused[name(m)] != nil { throw BPFError("--pin-map \(a.map)", errno: EINVAL, detail: "the map is also given with --map") }
+            try m.setPinPath(a.file)
+        }
+        // Pinning by name (LIBBPF_PIN_BY_NAME, or --pin-map): reuse what is
+        // pinned after checking that it fits, else create and pin it later.
+        var shared: [String: String] = [:]
+        var newShared: [String: String] = [:]
+        for m in obj.maps where m.autocreate {
+            guard let p = m.pinPath else { continue }
+            let fd: FileDescriptor
+            do {
+                fd = try Kernel.openPinned(p)
+            } catch where error.errno == ENOENT {
+                let dir = p.lastIndex(of: "/").map { String(p[..<$0]) } ?? "."
+                guard Kernel.isOnBPFFS(dir.isEmpty ? "/" : dir) else {
+                    throw BPFError("map \(name(m))", errno: EINVAL, detail: "cannot pin it at \(p): \(dir) is not a directory on bpffs")
+                }
+                try m.setPinPath(nil)
+                newShared[name(m)] = p
+                continue
+            }
+            guard Kernel.kind(of: fd) == .map else {
+                throw BPFError("map \(name(m))", errno: EINVAL, detail: "\(p) is pinned but holds a \(Kernel.kind(of: fd)?.noun ?? "non-BPF object"), not a map")
+            }
+            if let why = try m.reuseMismatch(with: fd) {
+                throw BPFError("map \(name(m))", errno: EINVAL, detail: "cannot reuse the map pinned at \(p): \(why); nothing was changed")
+            }
+            try m.reuse(fd)
+            try m.setPinPath(nil)
+            shared[name(m)] = p
+        }
+        try steps.check("configure")
+
+        try obj.load()
+        try steps.check("load")
+
+        let maker = ObjectManifest(sha256: sha, objectName: obj.name, file: absolutePath(objectFile),
+                                   options: fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
+        var manifest = maker
+        let mapsDir = join(staging, ObjectTreeLayout.mapsDir)
+        let progsDir = join(staging, ObjectTreeLayout.programsDir)
+        try makeDirectory(mapsDir)
+        try makeDirectory(progsDir)
+        var sharedIndex = 0
+        for m in obj.maps where m.autocreate {
+            // libbpf gives every map a placeholder fd at open: only maps it created count.
+            guard let fd = m.fd else { continue }
+            let pinName = ObjectTreeLayout.pinName(forMap: name(m))
+            let own = try m.duplicateFD()
+            try Kernel.pin(own, at: join(mapsDir, pinName), what: "map \(name(m))")
+            let info = try PinnedObjectSummary.describe(fd: fd)
+            if let p = newShared[name(m)] {
+                let sharedDir = join(staging, ObjectTreeLayout.sharedDir)
+                if sharedIndex == 0 { try makeDirectory(sharedDir) }
+                let staged = join(sharedDir, "m\(sharedIndex)")
+                sharedIndex += 1
+                try Kernel.pin(own, at: staged, what: "map \(name(m))")
+                pendingShared.append((staged, p, info.id, name(m)))
+            }
+            manifest.maps.append(ObjectManifest.Map(pinName: pinName, name: name(m), id: info.id, type: info.typeName,
+                                                    sharedPin: shared[name(m)] ?? newShared[name(m)],
+                                                    reusedPin: reused[name(m)]))
+        }
+        try steps.check("pin-maps")
+
+        var programIndex: [String: Int] = [:]
+        for p in obj.programs {
+            guard let fd = p.fd else { continue }
+            try p.pin(at: join(progsDir, p.name))
+            let info = try PinnedObjectSummary.describe(fd: fd)
+            programIndex[p.name] = manifest.programs.count
+            manifest.programs.append(ObjectManifest.Program(name: p.name, id: info.id, type: info.typeName,
+                                                            section: p.sectionName, link: nil, notAttached: nil))
+        }
+        try steps.check("pin-programs")
+
+        guard options.attach else { return try finishManifest(manifest) }
+
+        for p in obj.programs where p.fd != nil {
+            let i = programIndex[p.name]!
+            if p.isStructOps {
+                manifest.programs[i].notAttached = "struct_ops program: it runs through its struct_ops map"
+                continue
+            }
+            if !p.autoattach {
+                manifest.programs[i].notAttached = "auto-attach is off for this program"
+                continue
+            }
+            do {
+                links.append((p.name, try p.attach()))
+                manifest.programs[i].link = p.name
+            } catch where error.errno == EOPNOTSUPP || error.errno == ESRCH {
+                manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
+            }
+        }
+        for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
+            links.append((name(m), try m.attachStructOps()))
+        }
+        try steps.check("attach")
+
+        let linksDir = join(staging, ObjectTreeLayout.linksDir)
+        try makeDirectory(linksDir)
+        for (name, link) in links {
+            let isProgram = programIndex[name] != nil && manifest.programs[programIndex[name]!].link == name
+            try link.pin(at: join(linksDir, name))
+            let info = try PinnedObjectSummary.describe(fd: link.fd)
+            let type = info.kind == .map ? "struct_ops_map" : info.typeName
+            manifest.links.append(ObjectManifest.Link(pinName: name, id: info.id, type: type,
+                                                      program: isProgram ? name : nil,
+                                                      structOpsMap: isProgram ? nil : name))
+        }
+        try steps.check("pin-links")
+        return try finishManifest(manifest)
+    }
+
+    private func finishManifest(_ manifest: ObjectManifest) throws(BPFError) -> ObjectManifest {
+        let fd = try manifest.createMap()
+        try Kernel.pin(fd, at: join(staging, ObjectTreeLayout.manifest), what: "object manifest")
+        try steps.check("manifest")
+        return manifest
+    }
+
+    /// Publishes new shared pins, then the tree.
+    func publish(replacing: Bool) throws(BPFError) {
+        for s in pendingShared {
+            do {
+                try renamePaths(s.staged, s.path, flags: renameNoReplace,
+                                what: "map \(s.map): publish its pin at \(s.path)")
+            } catch where error.errno == EXDEV {
+                // The shared place is on another bpffs mount: pin it there directly.
+                let fd = try Kernel.openPinned(s.staged)
+                try Kernel.pin(fd, at: s.path, what: "map \(s.map)")
+                _ = unlink(s.staged)
+            } catch where error.errno == EEXIST {
+                throw BPFError("map \(s.map): \(s.path) was pinned by someone else while this object loaded; nothing was changed, try again",
+                               errno: EEXIST)
+            }
+            publishedShared.append((s.path, s.id))
+        }
+        if !pendingShared.isEmpty { _ = rmdir(join(staging, ObjectTreeLayout.sharedDir)) }
+        try steps.check("publish-shared")
+        try steps.check("publish")
+        if !replacing {
+            do {
+                try renamePaths(staging, tree.path, flags: renameNoReplace, what: "publish object tree at \(tree.path)")
+            } catch where error.errno == EEXIST || error.errno == ENOTEMPTY {
+                throw BPFError("publish object tree at \(tree.path): something appeared there meanwhile; nothing was changed",
+                               errno: EEXIST)
+            }
+            published = true
+            return
+        }
+        // Hold the old tree's directory so that, once swapped to the staging
+        // name, no other run mistakes it for a leftover.
+        let old = try openDirectory(tree.path)
+        if flock(old.rawValue, LOCK_EX) != 0 { throw BPFError("lock \(tree.path)", errno: Glibc.errno) }
+        oldTree = old
+        try renamePaths(staging, tree.path, flags: renameExchange, what: "swap the new object tree into \(tree.path)")
+        exchanged = true
+        try steps.check("exchange")
+    }
+
+    /// After publishing: links stay attached through their pins; a replaced tree is taken apart.
+    func commit() {
+        for (_, l) in links { l.disconnect() }
+        links = []
+        if exchanged, let old = oldTree {
+            // The old tree is at the staging name now; its links detach as their pins go.
+            try? removeContents(of: old, path: staging)
+            _ = rmdir(staging)
+            old.close()
+            oldTree = nil
+        }
+        claim.release()
+        object = nil
+    }
+
+    /// Undoes everything this run made, in reverse.
+    func rollback() {
+        if exchanged {
+            if bpfswift_renameat2(AT_FDCWD, staging, AT_FDCWD, tree.path, renameExchange) == 0 { exchanged = false }
+        }
+        oldTree?.close()
+        oldTree = nil
+        if published {
+            // Nothing after publishing can fail today; keep the invariant anyway.
+            return
+        }
+        links = []  // bpf_link__destroy: detaches (and unregisters struct_ops maps registered without a link)
+        try? removeContents(of: claim.dir, path: staging)
+        claim.removeAndRelease()
+        for s in publishedShared {
+            if let info = try? PinnedObjectSummary.describe(pinnedAt: s.path), info.kind == .map, info.id == s.id {
+                _ = unlink(s.path)
+            }
+        }
+        object = nil
+    }
+}
+
+/// libbpf's object name for a file: the base name up to its first '.'.
+func objectStem(_ path: String) -> String {
+    let base = path.split(separator: "/").last.map(String.init) ?? path
+    return String(base.prefix { $0 != "." })
+}
+
+/// The absolute form of `path` (realpath), or `path` itself when that fails.
+func absolutePath(_ path: String) -> String {
+    guard let p = realpath(path, nil) else { return path }
+    defer { free(p) }
+    return String(cString: p)
+}

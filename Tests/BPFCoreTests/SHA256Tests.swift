@@ -1,0 +1,68 @@
+import Testing
+import Foundation
+import BPFCore
+import TestSupport
+
+/// FIPS 180-4 / NIST example vectors, block-boundary lengths, and
+/// agreement with sha256sum on a real object file.
+@Suite struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+        ("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"),
+        ("The quick brown fox jumps over the lazy dog",
+         "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592"),
+    ])
+    func knownVectors(input: String, digest: String) {
+        #expect(SHA256.hexDigest(Array(input.utf8)) == digest)
+    }
+
+    @Test func millionAs() {
+        // The FIPS long-message vector, fed in uneven pieces to exercise buffering.
+        var h = SHA256()
+        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 999)
+        var left = 1_000_000
+        while left > 0 {
+            let n = min(left, chunk.count)
+            h.update(chunk[0..<n])
+            left -= n
+        }
+        #expect(hexString(h.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func everyLengthAroundBlockBoundariesMatchesSha256sum() throws {
+        // Lengths 0...130 cover the 55/56/63/64-byte padding edges; compare with coreutils.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sha256-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var paths: [String] = []
+        var expected: [String: String] = [:]
+        for n in 0...130 {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let p = dir.appendingPathComponent("f\(n)").path
+            FileManager.default.createFile(atPath: p, contents: Data(bytes))
+            paths.append(p)
+            expected[p] = SHA256.hexDigest(bytes)
+        }
+        let r = try runProcess("/usr/bin/sha256sum", paths)
+        #expect(r.status == 0)
+        var checked = 0
+        for line in r.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            let path = String(parts[1].drop(while: { $0 == " " || $0 == "*" }))
+            #expect(expected[path] == String(parts[0]), "\(path)")
+            checked += 1
+        }
+        #expect(checked == 131)
+    }
+
+    @Test func objectFileMatchesSha256sum() throws {
+        let obj = try Fixtures.object("counter")
+        let r = try runProcess("/usr/bin/sha256sum", [obj])
+        let bytes = try readFileBytes(obj)
+        #expect(r.stdout.hasPrefix(SHA256.hexDigest(bytes) + " "))
+    }
+}
