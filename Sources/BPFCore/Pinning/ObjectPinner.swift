@@ -188,6 +188,9 @@ private final class PinRun {
         // Per-map settings between open and load.
         for name in options.enable { try find(obj, name, "--enable").setAutocreate(true) }
         for name in options.disable { try find(obj, name, "--disable").setAutocreate(false) }
+        // --attach registers the struct_ops maps: a selection in which two of them
+        // register the same name is refused before anything loads.
+        if options.attach { try StructOps.checkDistinctNames(StructOps.maps(of: obj)) }
         var reused: [String: String] = [:]
         for a in options.reuseMaps {
             let m = try find(obj, a.map, "--map")
