@@ -31,8 +31,9 @@ public final class StructOpsDumpFormat {
     }
 
     private func makeDumper(_ btf: BTF) -> BTFDumper {
-        BTFDumper(btf: btf) { [unowned self] proto, value in
-            self.functionPointer(btf, proto: proto, value: value)
+        // Weak: the format owns its dumpers. A dumper that outlives it prints plain pointers.
+        BTFDumper(btf: btf) { [weak self] proto, value in
+            self?.functionPointer(btf, proto: proto, value: value)
         }
     }
 

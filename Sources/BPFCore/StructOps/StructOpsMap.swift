@@ -169,7 +169,11 @@ public final class StructOpsMap {
         }
         var links: [KernelLink] = []
         for link in try KernelLink.openAll() {
-            guard let i = try? link.info(), case .structOps(let mapID) = i.details, mapID == info.id else { continue }
+            // The raw info only: resolving other link types' details (symbols, devices) is not needed here.
+            var raw = bpf_link_info()
+            var len = UInt32(MemoryLayout<bpf_link_info>.size)
+            guard bpf_link_get_info_by_fd(link.fd.rawValue, &raw, &len) == 0,
+                  raw.type == BPF_LINK_TYPE_STRUCT_OPS.rawValue, raw.struct_ops.map_id == info.id.rawValue else { continue }
             links.append(link)
         }
         if links.isEmpty {
