@@ -109,7 +109,8 @@ public final class StructOpsMap {
     // MARK: the kernel's types
 
     /// The BTF that holds the map's value type: vmlinux, or the module's
-    /// split BTF for a struct_ops type a module defines.
+    /// split BTF for a struct_ops type a module defines (bpftool 7.5 looks
+    /// only in vmlinux). Calls `btf__load_vmlinux_btf` / `btf__load_from_kernel_by_id_split`.
     public func valueBTF() throws(BPFError) -> BTF {
         let vmlinux = try BTF.vmlinux()
         // Split BTF numbers its types after vmlinux's: a larger id lives in a module.

@@ -80,7 +80,7 @@ public enum StructOpsRegistrar {
         let created = plans.filter(\.created)
         if created.isEmpty {
             let off = plans.map(\.name)
-            throw BPFError("no struct_ops found in \(path)", errno: ENOENT,
+            throw BPFError("no struct_ops found in \(path)",
                            detail: off.isEmpty ? nil : "maps not created: \(off.joined(separator: ", ")); enable one with --enable MAP")
         }
         try StructOps.checkDistinctNames(plans)
