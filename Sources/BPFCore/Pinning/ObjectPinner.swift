@@ -128,6 +128,49 @@ public enum ObjectPinner {
     }
 }
 
+extension ObjectPinner {
+    /// Publishes an object that is already loaded (a skeleton's) as the same
+    /// tree `object pin` writes at `path`: maps, programs, the manifest, and
+    /// with `links` (what its own attach made, by program or struct_ops map
+    /// name) links/ and attach=1, as `object pin --attach` would. Fails when
+    /// `path` exists. On success the links are disconnected: the pins hold
+    /// the attachments from then on. `file` is recorded as the source.
+    public static func pin(loaded obj: BPFObject, bytes: [UInt8], file: String, pinRoot: String?,
+                           links: [(name: String, link: BPFLink)]?, at path: String) throws(BPFError) -> ObjectPinResult {
+        guard obj.isLoaded else { throw BPFError("pin object \(obj.name) at \(path): not loaded", errno: EINVAL) }
+        let steps = StepGuard()
+        defer { steps.finish() }
+        let tree = try TreePath(path, what: "pin object \(obj.name) at")
+        if tree.isStagingName {
+            throw BPFError("pin object at \(path)", errno: EINVAL, detail: "names starting with \(ObjectTreeLayout.stagingPrefix) are reserved for staging")
+        }
+        var options = ObjectPinOptions()
+        options.attach = links != nil
+        options.pinRoot = pinRoot
+        let claim = try StagingClaim.claim(tree, purpose: "pin object at")
+        let run = PinRun(tree: tree, claim: claim, steps: steps)
+        do throws(BPFError) {
+            if case .missing = try pathState(tree.path) {} else {
+                throw BPFError("pin object \(obj.name) at \(path)", errno: EEXIST)
+            }
+            for m in obj.maps { run.declaredNames[m.handle] = m.name }
+            // libbpf pinned or reused maps pinned by name itself at load.
+            var shared: [String: String] = [:]
+            for m in obj.maps where m.isPinned { if let p = m.pinPath { shared[m.name] = p } }
+            let start = ObjectManifest(sha256: SHA256.hexDigest(bytes), objectName: obj.name, file: file,
+                                       options: options.fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
+            let manifest = try run.pinTree(obj, manifest: start, attachment: links.map { .existing($0) } ?? .none,
+                                           shared: shared, newShared: [:], reused: [:])
+            try run.publish(replacing: false)
+            run.commit()
+            return ObjectPinResult(outcome: .pinned, path: tree.path, manifest: manifest, previous: nil)
+        } catch {
+            run.rollback()
+            throw error
+        }
+    }
+}
+
 /// The state of one `object pin` run: what it made, so that it can be undone.
 private final class PinRun {
     let tree: TreePath
@@ -136,6 +179,9 @@ private final class PinRun {
     var object: BPFObject?
     /// Links made by this run, by pin name. Destroyed (detached) on rollback, disconnected on commit.
     var links: [(name: String, link: BPFLink)] = []
+    /// Links pinned but made by someone else (a skeleton): left attached on
+    /// rollback, disconnected on commit (the tree then holds the attachment).
+    var borrowed: [(name: String, link: BPFLink)] = []
     /// Shared pins waiting in staging: (staging pin, final path, map id).
     var pendingShared: [(staged: String, path: String, id: UInt32, map: String)] = []
     /// Shared pins published by this run: (path, map id).
@@ -237,9 +283,27 @@ private final class PinRun {
         try obj.load()
         try steps.check("load")
 
-        let maker = ObjectManifest(sha256: sha, objectName: obj.name, file: absolutePath(objectFile),
-                                   options: fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
-        var manifest = maker
+        let manifest = ObjectManifest(sha256: sha, objectName: obj.name, file: absolutePath(objectFile),
+                                      options: fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
+        return try pinTree(obj, manifest: manifest, attachment: options.attach ? .attachNow : .none,
+                           shared: shared, newShared: newShared, reused: reused)
+    }
+
+    /// Where the links of a tree come from.
+    enum Attachment {
+        /// None: `object pin` without --attach.
+        case none
+        /// Attach now, as `object pin --attach` does.
+        case attachNow
+        /// Links someone else made (a skeleton's `attach()`), by pin name: pinned, not owned.
+        case existing([(name: String, link: BPFLink)])
+    }
+
+    /// Pins a loaded object's maps, programs and links into staging and
+    /// writes the manifest: the tree, ready to publish.
+    func pinTree(_ obj: BPFObject, manifest start: ObjectManifest, attachment: Attachment,
+                 shared: [String: String], newShared: [String: String], reused: [String: String]) throws(BPFError) -> ObjectManifest {
+        var manifest = start
         let mapsDir = join(staging, ObjectTreeLayout.mapsDir)
         let progsDir = join(staging, ObjectTreeLayout.programsDir)
         try makeDirectory(mapsDir)
@@ -277,7 +341,12 @@ private final class PinRun {
         }
         try steps.check("pin-programs")
 
-        guard options.attach else { return try finishManifest(manifest) }
+        if case .none = attachment { return try finishManifest(manifest) }
+        var existing: [String: BPFLink] = [:]
+        if case .existing(let l) = attachment {
+            for (n, link) in l { existing[n] = link }
+            borrowed = l
+        }
 
         for p in obj.programs where p.fd != nil {
             let i = programIndex[p.name]!
@@ -289,6 +358,14 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "auto-attach is off for this program"
                 continue
             }
+            if case .existing = attachment {
+                if existing[p.name] != nil {
+                    manifest.programs[i].link = p.name
+                } else {
+                    manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
+                }
+                continue
+            }
             do {
                 links.append((p.name, try p.attach()))
                 manifest.programs[i].link = p.name
@@ -296,14 +373,16 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
             }
         }
-        for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
-            links.append((name(m), try m.attachStructOps()))
+        if case .attachNow = attachment {
+            for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
+                links.append((name(m), try m.attachStructOps()))
+            }
         }
         try steps.check("attach")
 
         let linksDir = join(staging, ObjectTreeLayout.linksDir)
         try makeDirectory(linksDir)
-        for (name, link) in links {
+        for (name, link) in links + borrowed {
             let isProgram = programIndex[name] != nil && manifest.programs[programIndex[name]!].link == name
             try link.pin(at: join(linksDir, name))
             let info = try PinnedObjectSummary.describe(fd: link.fd)
@@ -365,8 +444,9 @@ private final class PinRun {
 
     /// After publishing: links stay attached through their pins; a replaced tree is taken apart.
     func commit() {
-        for (_, l) in links { l.disconnect() }
+        for (_, l) in links + borrowed { l.disconnect() }
         links = []
+        borrowed = []
         if exchanged, let old = oldTree {
             // The old tree is at the staging name now; its links detach as their pins go.
             try? removeContents(of: old, path: staging)
@@ -390,6 +470,10 @@ private final class PinRun {
             return
         }
         links = []  // bpf_link__destroy: detaches (and unregisters struct_ops maps registered without a link)
+        // Borrowed links stay with their owner: unpin them before the staging
+        // tree goes, which would unregister struct_ops maps pinned under links/.
+        for (n, _) in borrowed { _ = unlink(join(join(staging, ObjectTreeLayout.linksDir), n)) }
+        borrowed = []
         try? removeContents(of: claim.dir, path: staging)
         claim.removeAndRelease()
         for s in publishedShared {
