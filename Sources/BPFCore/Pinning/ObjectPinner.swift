@@ -246,15 +246,14 @@ private final class PinRun {
             // libbpf gives every map a placeholder fd at open: only maps it created count.
             guard let fd = m.fd else { continue }
             let pinName = ObjectTreeLayout.pinName(forMap: name(m))
-            let own = try m.duplicateFD()
-            try Kernel.pin(own, at: join(mapsDir, pinName), what: "map \(name(m))")
-            let info = try PinnedObjectSummary.describe(fd: fd)
+            try pinFD(fd, at: join(mapsDir, pinName), what: "map \(name(m))")
+            let info = try PinnedObjectSummary.describe(fd: fd, as: .map)
             if let p = newShared[name(m)] {
                 let sharedDir = join(staging, ObjectTreeLayout.sharedDir)
                 if sharedIndex == 0 { try makeDirectory(sharedDir) }
                 let staged = join(sharedDir, "m\(sharedIndex)")
                 sharedIndex += 1
-                try Kernel.pin(own, at: staged, what: "map \(name(m))")
+                try pinFD(fd, at: staged, what: "map \(name(m))")
                 pendingShared.append((staged, p, info.id, name(m)))
             }
             manifest.maps.append(ObjectManifest.Map(pinName: pinName, name: name(m), id: info.id, type: info.typeName,
@@ -266,8 +265,9 @@ private final class PinRun {
         var programIndex: [String: Int] = [:]
         for p in obj.programs {
             guard let fd = p.fd else { continue }
-            try p.pin(at: join(progsDir, p.name))
-            let info = try PinnedObjectSummary.describe(fd: fd)
+            // bpf_obj_pin directly: bpf_program__pin would statfs and mkdir the directory for each program.
+            try pinFD(fd, at: join(progsDir, p.name), what: "program \(p.name)")
+            let info = try PinnedObjectSummary.describe(fd: fd, as: .program)
             programIndex[p.name] = manifest.programs.count
             manifest.programs.append(ObjectManifest.Program(name: p.name, id: info.id, type: info.typeName,
                                                             section: p.sectionName, link: nil, notAttached: nil))
@@ -293,8 +293,11 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
             }
         }
+        // A struct_ops map registered without a link: libbpf's "link" fd is the map's.
+        var holdsMap: Set<String> = []
         for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
             links.append((name(m), try m.attachStructOps()))
+            if !m.registersWithLink { holdsMap.insert(name(m)) }
         }
         try steps.check("attach")
 
@@ -303,7 +306,7 @@ private final class PinRun {
         for (name, link) in links {
             let isProgram = programIndex[name] != nil && manifest.programs[programIndex[name]!].link == name
             try link.pin(at: join(linksDir, name))
-            let info = try PinnedObjectSummary.describe(fd: link.fd)
+            let info = try PinnedObjectSummary.describe(fd: link.fd, as: holdsMap.contains(name) ? .map : .link)
             let type = info.kind == .map ? "struct_ops_map" : info.typeName
             manifest.links.append(ObjectManifest.Link(pinName: name, id: info.id, type: type,
                                                       program: isProgram ? name : nil,
