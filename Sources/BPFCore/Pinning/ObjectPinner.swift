@@ -136,6 +136,8 @@ private final class PinRun {
     var object: BPFObject?
     /// Links made by this run, by pin name. Destroyed (detached) on rollback, disconnected on commit.
     var links: [(name: String, link: BPFLink)] = []
+    /// Links that are struct_ops maps registered without a BPF link: destroying them would unregister.
+    var holdsMap: Set<String> = []
     /// Shared pins waiting in staging: (staging pin, final path, map id).
     var pendingShared: [(staged: String, path: String, id: UInt32, map: String)] = []
     /// Shared pins published by this run: (path, map id).
@@ -294,7 +296,6 @@ private final class PinRun {
             }
         }
         // A struct_ops map registered without a link: libbpf's "link" fd is the map's.
-        var holdsMap: Set<String> = []
         for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
             links.append((name(m), try m.attachStructOps()))
             if !m.registersWithLink { holdsMap.insert(name(m)) }
@@ -365,7 +366,10 @@ private final class PinRun {
 
     /// After publishing: links stay attached through their pins; a replaced tree is taken apart.
     func commit() {
-        for (_, l) in links { l.disconnect() }
+        // A pinned link outlives our descriptor: destroying the wrapper just closes it
+        // (disconnecting would leak it). A struct_ops map registered without a link
+        // is the exception: libbpf's detach for it unregisters the map.
+        for (name, l) in links where holdsMap.contains(name) { l.disconnect() }
         links = []
         if exchanged, let old = oldTree {
             // The old tree is at the staging name now; its links detach as their pins go.
