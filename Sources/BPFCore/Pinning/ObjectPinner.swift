@@ -277,6 +277,9 @@ private final class PinRun {
         try steps.check("pin-programs")
 
         guard options.attach else { return try finishManifest(manifest) }
+        // A struct_ops map registered without a link: libbpf's "link" fd is the map's,
+        // whoever attached it.
+        for m in obj.maps where m.isStructOps && m.autocreate && !m.registersWithLink { holdsMap.insert(name(m)) }
 
         for p in obj.programs where p.fd != nil {
             let i = programIndex[p.name]!
@@ -295,10 +298,8 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
             }
         }
-        // A struct_ops map registered without a link: libbpf's "link" fd is the map's.
         for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
             links.append((name(m), try m.attachStructOps()))
-            if !m.registersWithLink { holdsMap.insert(name(m)) }
         }
         try steps.check("attach")
 
