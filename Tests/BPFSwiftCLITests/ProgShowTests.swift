@@ -215,11 +215,13 @@ struct ProgShowTests {
         var compared = false
         for _ in 0..<8 where !compared {
             let before = try Bpftool.run(["-f", "prog", "show", "id", id]).stdout
+            let beforeJSON = try Bpftool.run(["-j", "-f", "prog", "show", "id", id]).stdout
             let ours = try bpfswift("-f", "prog", "show", "id", id)
             let oursJSON = try bpfswift("-j", "-f", "prog", "show", "id", id)
             let after = try Bpftool.run(["-f", "prog", "show", "id", id]).stdout
             let afterJSON = try Bpftool.run(["-j", "-f", "prog", "show", "id", id]).stdout
-            guard before == after else { continue }
+            // Both bpftool snapshots must agree, so nothing moved while we ran.
+            guard before == after, beforeJSON == afterJSON else { continue }
             compared = true
             #expect(ours.stdout == before)
             let a = try #require(try parseJSON(oursJSON.stdout) as? [String: Any])
@@ -228,6 +230,51 @@ struct ProgShowTests {
             #expect(a["pinned"] as? [String] == b["pinned"] as? [String])
         }
         #expect(compared, "bpftool's output never held still")
+    }
+
+    @Test func runStatisticsMatchBpftool() throws {
+        let f = try LoadedFixture("meta_none", label: "stats")
+        defer { f.remove() }
+        let program = try Program.open(pinned: f.pin("meta_none_sock"))
+        defer { program.fd.close() }
+        // Counted only while kernel.bpf_stats_enabled is on: turn it on just
+        // around one run of the filter, so the counters hold still afterwards.
+        let sysctl = "/proc/sys/kernel/bpf_stats_enabled"
+        let before = try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try "1".write(toFile: sysctl, atomically: false, encoding: .utf8)
+        defer { try? before.write(toFile: sysctl, atomically: false, encoding: .utf8) }
+        // A UDP socket with the filter attached receives a datagram from itself.
+        let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        #expect(s >= 0)
+        defer { close(s) }
+        var progFD = program.fd.rawValue
+        #expect(setsockopt(s, SOL_SOCKET, 50 /* SO_ATTACH_BPF */, &progFD, 4) == 0)
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                _ = bind(s, sa, len)
+                _ = getsockname(s, sa, &len)
+                _ = sendto(s, "ping-ping", 9, 0, sa, len)
+            }
+        }
+        var buf = [UInt8](repeating: 0, count: 64)
+        // The filter keeps 4 bytes, less than a UDP header: an empty datagram arrives.
+        #expect(recv(s, &buf, buf.count, 0) >= 0)
+        try before.write(toFile: sysctl, atomically: false, encoding: .utf8)
+
+        let expected = try f.bpftoolJSON("meta_none_sock")
+        let actual = try #require(try ourJSON(["prog", "show", "pinned", f.pin("meta_none_sock")]) as? [String: Any])
+        #expect((expected["run_cnt"] as? Int ?? 0) >= 1)
+        #expect((actual["run_time_ns"] as? Int ?? 0) > 0)
+        if let d = jsonDifference(expected: expected, actual: actual) { Issue.record("run stats: \(d)") }
+        let text = try bpfswift("prog", "show", "pinned", f.pin("meta_none_sock")).stdout
+        #expect(text == (try Bpftool.run(["prog", "show", "pinned", f.pin("meta_none_sock")])).stdout)
+        #expect(text.contains(" run_time_ns "))
     }
 
     @Test func wholeListAgreesWithBpftool() throws {

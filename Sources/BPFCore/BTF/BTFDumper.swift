@@ -22,7 +22,9 @@ import Glibc
 ///
 /// Create one dumper per BTF and reuse it: each type is compiled once into a
 /// small plan and formatting a value then walks that plan without allocating
-/// (apart from the strings of char arrays longer than 15 bytes).
+/// (apart from the strings of char arrays longer than 15 bytes). Copies share
+/// the compiled plan; like `BTF`, a dumper is not for use from several threads
+/// at once.
 public struct BTFDumper {
     public let btf: BTF
     let plan: DumpPlan
@@ -59,10 +61,12 @@ public struct BTFDumper {
                            to s: inout String) throws(BPFError) {
         let node = try plan.root(typeID, dataCount: data.count)
         guard let base = data.baseAddress else { throw plan.tooShort(typeID, data.count) }
-        var sink = TextSink(pretty: pretty, depth: max(depth, 0))
-        swap(&sink.out, &s)
-        defer { swap(&sink.out, &s) }
+        // One scratch buffer per dumper, reused: no allocation per value but the
+        // String appended.
+        var sink = TextSink(buffer: plan.takeScratch(), pretty: pretty, depth: max(depth, 0))
+        defer { plan.returnScratch(sink.out) }
         try DumpWalker.write(node, base, base + data.count, 0, &sink)
+        s.append(String(decoding: sink.out, as: UTF8.self))
     }
 }
 
@@ -108,7 +112,24 @@ final class DumpPlan {
     private var nodes: [UInt32: DumpNode] = [:]
     private var sizes: [UInt32: Int] = [:]
 
+    // The last root asked for: map dump asks for the same two types a million times.
+    private var lastRootID: UInt32 = 0
+    private var lastRootNode: DumpNode?
+    private var lastRootSize = 0
+    private var scratch: [UInt8] = []
+
     init(btf: BTF) { self.btf = btf }
+
+    func takeScratch() -> [UInt8] {
+        var b: [UInt8] = []
+        swap(&b, &scratch)
+        b.removeAll(keepingCapacity: true)
+        return b
+    }
+
+    func returnScratch(_ b: [UInt8]) {
+        if b.capacity > scratch.capacity && b.capacity <= 1 << 20 { scratch = b }
+    }
 
     func tooShort(_ id: UInt32, _ count: Int) -> BPFError {
         BPFError("format value of BTF type \(id): \(count) bytes is shorter than the type", errno: EINVAL)
@@ -116,6 +137,10 @@ final class DumpPlan {
 
     /// The node for a value of `id`, checking that `dataCount` bytes hold it.
     func root(_ id: UInt32, dataCount: Int) throws(BPFError) -> DumpNode {
+        if id == lastRootID, let n = lastRootNode {
+            if dataCount < lastRootSize { throw tooShort(id, dataCount) }
+            return n
+        }
         let size: Int
         if let s = sizes[id] {
             size = s
@@ -127,7 +152,11 @@ final class DumpPlan {
             size = s
         }
         if dataCount < size { throw tooShort(id, dataCount) }
-        return try node(id, depth: 0)
+        let n = try node(id, depth: 0)
+        lastRootID = id
+        lastRootNode = n
+        lastRootSize = size
+        return n
     }
 
     private func fail(_ id: UInt32, _ why: String) -> BPFError {
@@ -339,34 +368,36 @@ extension JSONWriter: DumpSink {
 }
 
 /// bpftool's json_writer as its plain-text output uses it (a `jsonw_new`
-/// on stdout, pretty for `map dump`, compact for metadata), appending to a String.
+/// on stdout, pretty for `map dump`, compact for metadata). Writes UTF-8
+/// bytes; the caller turns them into a String once per value.
 struct TextSink: DumpSink {
-    var out: String = ""
+    var out: [UInt8]
     let pretty: Bool
     var depth: Int
     var separator = false
 
-    init(pretty: Bool, depth: Int) {
+    init(buffer: [UInt8], pretty: Bool, depth: Int) {
+        self.out = buffer
         self.pretty = pretty
         self.depth = depth
     }
 
     @inline(__always) private mutating func eor() {
-        if separator { out.append(",") }
+        if separator { out.append(44) }
         separator = true
     }
 
     @inline(__always) private mutating func eol() {
         guard pretty else { return }
-        out.append("\n")
-        for _ in 0..<depth { out.append("    ") }
+        out.append(10)
+        for _ in 0..<depth { out.append(contentsOf: [32, 32, 32, 32] as [UInt8]) }
     }
 
-    private mutating func begin(_ c: String) {
+    private mutating func begin(_ c: UInt8) {
         eor(); out.append(c); depth += 1; separator = false
     }
 
-    private mutating func end(_ c: String) {
+    private mutating func end(_ c: UInt8) {
         depth -= 1
         if separator { eol() }
         out.append(c)
@@ -374,66 +405,88 @@ struct TextSink: DumpSink {
     }
 
     /// jsonw_puts: C escapes only.
-    private mutating func quoted<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        out.append("\"")
-        var plainStart = bytes.startIndex
-        var i = bytes.startIndex
-        func flush(_ upTo: C.Index) {
-            if plainStart < upTo { out.append(String(decoding: bytes[plainStart..<upTo], as: UTF8.self)) }
-        }
-        while i != bytes.endIndex {
+    private mutating func quoted(_ bytes: UnsafeBufferPointer<UInt8>) {
+        out.append(34)
+        var start = 0
+        for i in 0..<bytes.count {
             let c = bytes[i]
-            let esc: String?
+            let esc: UInt8
             switch c {
-            case 9: esc = "\\t"
-            case 10: esc = "\\n"
-            case 13: esc = "\\r"
-            case 12: esc = "\\f"
-            case 8: esc = "\\b"
-            case 92: esc = "\\\\"
-            case 34: esc = "\\\""
-            default: esc = nil
+            case 9: esc = UInt8(ascii: "t")
+            case 10: esc = UInt8(ascii: "n")
+            case 13: esc = UInt8(ascii: "r")
+            case 12: esc = UInt8(ascii: "f")
+            case 8: esc = UInt8(ascii: "b")
+            case 92: esc = 92
+            case 34: esc = 34
+            default: continue
             }
-            if let esc {
-                flush(i)
-                out.append(esc)
-                plainStart = bytes.index(after: i)
-            }
-            i = bytes.index(after: i)
+            if start < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i])) }
+            out.append(92)
+            out.append(esc)
+            start = i + 1
         }
-        flush(i)
-        out.append("\"")
+        if start < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...])) }
+        out.append(34)
     }
 
-    mutating func beginObject() { begin("{") }
-    mutating func endObject() { end("}") }
-    mutating func beginArray() { begin("[") }
-    mutating func endArray() { end("]") }
+    private mutating func quoted(_ s: String) {
+        var s = s
+        s.withUTF8 { quoted($0) }
+    }
+
+    private mutating func decimal(_ magnitude: UInt64, negative: Bool) {
+        if negative { out.append(45) }
+        if magnitude < 10 { out.append(48 + UInt8(magnitude)); return }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
+        var n = 0
+        var v = magnitude
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while v > 0 {
+                buf[23 - n] = 48 + UInt8(v % 10)
+                v /= 10
+                n += 1
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(24 - n)...]))
+        }
+    }
+
+    mutating func beginObject() { begin(123) }
+    mutating func endObject() { end(125) }
+    mutating func beginArray() { begin(91) }
+    mutating func endArray() { end(93) }
 
     mutating func key(_ k: String) {
         eor(); eol(); separator = false
-        quoted(k.utf8)
-        out.append(pretty ? ": " : ":")
+        quoted(k)
+        out.append(58)
+        if pretty { out.append(32) }
     }
 
-    mutating func unsignedValue(_ v: UInt64) { eor(); out.append(String(v)) }
-    mutating func signedValue(_ v: Int64) { eor(); out.append(String(v)) }
-    mutating func boolValue(_ v: Bool) { eor(); out.append(v ? "true" : "false") }
-    mutating func stringValue(_ s: String) { eor(); quoted(s.utf8) }
-    mutating func asciiString(_ bytes: UnsafeRawBufferPointer) { eor(); quoted(bytes) }
-    mutating func hexValue(high: UInt64, low: UInt64) { eor(); out.append(hexText(high: high, low: low)) }
+    mutating func unsignedValue(_ v: UInt64) { eor(); decimal(v, negative: false) }
+    mutating func signedValue(_ v: Int64) { eor(); decimal(v.magnitude, negative: v < 0) }
+    mutating func boolValue(_ v: Bool) { eor(); out.append(contentsOf: v ? Self.trueBytes : Self.falseBytes) }
+    mutating func stringValue(_ s: String) { eor(); quoted(s) }
+    mutating func asciiString(_ bytes: UnsafeRawBufferPointer) { eor(); quoted(bytes.bindMemory(to: UInt8.self)) }
+    mutating func hexValue(high: UInt64, low: UInt64) {
+        eor()
+        out.append(48); out.append(120)
+        if high == 0 {
+            appendHex(low, width: 0, to: &out)
+        } else {
+            appendHex(high, width: 0, to: &out)
+            appendHex(low, width: 16, to: &out)
+        }
+    }
 
     mutating func charValue(_ c: UInt8) {
         eor()
         if c >= 0x20 && c < 0x7f {
             // bpftool prints the character between quotes as is (no escaping).
-            out.append("\"")
-            out.unicodeScalars.append(UnicodeScalar(c))
-            out.append("\"")
+            out.append(34); out.append(c); out.append(34)
         } else {
-            var b: [UInt8] = [48, 120]
-            appendHex(UInt64(c), width: 0, to: &b)
-            out.append(String(decoding: b, as: UTF8.self))
+            out.append(48); out.append(120)
+            appendHex(UInt64(c), width: 0, to: &out)
         }
     }
 
@@ -441,17 +494,20 @@ struct TextSink: DumpSink {
         eor()
         // glibc's "%p", between quotes.
         if v == 0 {
-            out.append("\"(nil)\"")
+            out.append(contentsOf: Self.nilBytes)
         } else {
-            var b: [UInt8] = [34, 48, 120]
-            appendHex(v, width: 0, to: &b)
-            b.append(34)
-            out.append(String(decoding: b, as: UTF8.self))
+            out.append(34); out.append(48); out.append(120)
+            appendHex(v, width: 0, to: &out)
+            out.append(34)
         }
     }
 
-    mutating func floatValue(_ text: String, finite: Bool) { eor(); out.append(text) }
-    mutating func literal(_ text: String) { eor(); out.append(text) }
+    mutating func floatValue(_ text: String, finite: Bool) { eor(); out.append(contentsOf: text.utf8) }
+    mutating func literal(_ text: String) { eor(); out.append(contentsOf: text.utf8) }
+
+    static let trueBytes: [UInt8] = Array("true".utf8)
+    static let falseBytes: [UInt8] = Array("false".utf8)
+    static let nilBytes: [UInt8] = Array("\"(nil)\"".utf8)
 }
 
 // MARK: - the walk

@@ -153,25 +153,38 @@ func fdinfoValue(fd: Int32, key: String) -> String? {
     let f = Glibc.open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
     guard f >= 0 else { return nil }
     defer { _ = Glibc.close(f) }
-    var buf = [UInt8](repeating: 0, count: 4096)
-    var used = 0
-    while used < buf.count {
-        let n = buf.withUnsafeMutableBytes { Glibc.read(f, $0.baseAddress! + used, $0.count - used) }
-        if n < 0 && Glibc.errno == EINTR { continue }
-        if n <= 0 { break }
-        used += n
-    }
-    let keyBytes = Array(key.utf8)
-    for line in buf[0..<used].split(separator: UInt8(ascii: "\n")) {
-        let l = Array(line)
-        guard l.count >= keyBytes.count else { continue }
-        var found = false
-        for i in 0...(l.count - keyBytes.count) where l[i..<i + keyBytes.count].elementsEqual(keyBytes) {
-            found = true; break
+    // fdinfo of a program is a few hundred bytes.
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buf -> String? in
+        var used = 0
+        while used < buf.count {
+            let n = Glibc.read(f, buf.baseAddress! + used, buf.count - used)
+            if n < 0 && Glibc.errno == EINTR { continue }
+            if n <= 0 { break }
+            used += n
         }
-        guard found else { continue }
-        guard let tab = l.firstIndex(of: 9), tab + 1 < l.count else { return nil }
-        return String(decoding: l[(tab + 1)...], as: UTF8.self)
+        var k = key
+        return k.withUTF8 { key -> String? in
+            var lineStart = 0
+            while lineStart < used {
+                var lineEnd = lineStart
+                while lineEnd < used && buf[lineEnd] != 10 { lineEnd += 1 }
+                if lineEnd - lineStart >= key.count {
+                    var found = false
+                    var i = lineStart
+                    while !found && i + key.count <= lineEnd {
+                        found = memcmp(buf.baseAddress! + i, key.baseAddress!, key.count) == 0
+                        i += 1
+                    }
+                    if found {
+                        var tab = lineStart
+                        while tab < lineEnd && buf[tab] != 9 { tab += 1 }
+                        guard tab + 1 < lineEnd else { return nil }
+                        return String(decoding: UnsafeBufferPointer(rebasing: buf[(tab + 1)..<lineEnd]), as: UTF8.self)
+                    }
+                }
+                lineStart = lineEnd + 1
+            }
+            return nil
+        }
     }
-    return nil
 }

@@ -6,10 +6,20 @@ enum LinkCommand {
         name: "link",
         summary: "BPF links: show, pin, detach",
         commands: [
-            Command("show", usage: ["{ show | list } [LINK]"], run: show),
-            Command("list", usage: [], run: show),
-            Command("pin", usage: ["pin LINK FILE"], run: pin),
-            Command("detach", usage: ["detach LINK"], run: detach),
+            Command("show", usage: ["{ show | list } [LINK]"],
+                    summary: "Show every link, or the one LINK names, with the details of its type "
+                        + "as bpftool prints them; -j prints JSON with bpftool's keys, -f adds the pinned paths.",
+                    run: show),
+            Command("list", usage: [], summary: "The same as show.", run: show),
+            Command("pin", usage: ["pin LINK FILE"],
+                    summary: "Pin LINK at FILE, a new name on a bpffs mount: the link, and the program "
+                        + "attached through it, then outlive every process. Removing the pin lets it go.",
+                    run: pin),
+            Command("detach", usage: ["detach LINK"],
+                    summary: "Detach LINK from its hook: the program stops running, while descriptors "
+                        + "and pins keep the (now defunct) link. Link types without a detach operation "
+                        + "(perf_event, raw_tracepoint, iter, ...) fail with \"Operation not supported\".",
+                    run: detach),
         ],
         grammar: ["LINK := { id LINK_ID | pinned FILE }"]
     )
