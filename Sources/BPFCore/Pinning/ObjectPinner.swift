@@ -191,8 +191,10 @@ private final class PinRun {
     /// Links made by this run, by pin name. Destroyed (detached) on rollback, disconnected on commit.
     var links: [(name: String, link: BPFLink)] = []
     /// Links pinned but made by someone else (a skeleton): left attached on
-    /// rollback, disconnected on commit (the tree then holds the attachment).
+    /// rollback; the tree then holds the attachment.
     var borrowed: [(name: String, link: BPFLink)] = []
+    /// Links that are struct_ops maps registered without a BPF link: destroying them would unregister.
+    var holdsMap: Set<String> = []
     /// Shared pins waiting in staging: (staging pin, final path, map id).
     var pendingShared: [(staged: String, path: String, id: UInt32, map: String)] = []
     /// Shared pins published by this run: (path, map id).
@@ -245,6 +247,9 @@ private final class PinRun {
         // Per-map settings between open and load.
         for name in options.enable { try find(obj, name, "--enable").setAutocreate(true) }
         for name in options.disable { try find(obj, name, "--disable").setAutocreate(false) }
+        // --attach registers the struct_ops maps: a selection in which two of them
+        // register the same name is refused before anything loads.
+        if options.attach { try StructOps.checkDistinctNames(StructOps.maps(of: obj)) }
         var reused: [String: String] = [:]
         for a in options.reuseMaps {
             let m = try find(obj, a.map, "--map")
@@ -321,15 +326,14 @@ private final class PinRun {
             // libbpf gives every map a placeholder fd at open: only maps it created count.
             guard let fd = m.fd else { continue }
             let pinName = ObjectTreeLayout.pinName(forMap: name(m))
-            let own = try m.duplicateFD()
-            try Kernel.pin(own, at: join(mapsDir, pinName), what: "map \(name(m))")
-            let info = try PinnedObjectSummary.describe(fd: fd)
+            try pinFD(fd, at: join(mapsDir, pinName), what: "map \(name(m))")
+            let info = try PinnedObjectSummary.describe(fd: fd, as: .map)
             if let p = newShared[name(m)] {
                 let sharedDir = join(staging, ObjectTreeLayout.sharedDir)
                 if sharedIndex == 0 { try makeDirectory(sharedDir) }
                 let staged = join(sharedDir, "m\(sharedIndex)")
                 sharedIndex += 1
-                try Kernel.pin(own, at: staged, what: "map \(name(m))")
+                try pinFD(fd, at: staged, what: "map \(name(m))")
                 pendingShared.append((staged, p, info.id, name(m)))
             }
             manifest.maps.append(ObjectManifest.Map(pinName: pinName, name: name(m), id: info.id, type: info.typeName,
@@ -341,8 +345,9 @@ private final class PinRun {
         var programIndex: [String: Int] = [:]
         for p in obj.programs {
             guard let fd = p.fd else { continue }
-            try p.pin(at: join(progsDir, p.name))
-            let info = try PinnedObjectSummary.describe(fd: fd)
+            // bpf_obj_pin directly: bpf_program__pin would statfs and mkdir the directory for each program.
+            try pinFD(fd, at: join(progsDir, p.name), what: "program \(p.name)")
+            let info = try PinnedObjectSummary.describe(fd: fd, as: .program)
             programIndex[p.name] = manifest.programs.count
             manifest.programs.append(ObjectManifest.Program(name: p.name, id: info.id, type: info.typeName,
                                                             section: p.sectionName, link: nil, notAttached: nil))
@@ -355,6 +360,9 @@ private final class PinRun {
             for (n, link) in l { existing[n] = link }
             borrowed = l
         }
+        // A struct_ops map registered without a link: libbpf's "link" fd is the map's,
+        // whoever attached it.
+        for m in obj.maps where m.isStructOps && m.autocreate && !m.registersWithLink { holdsMap.insert(name(m)) }
 
         for p in obj.programs where p.fd != nil {
             let i = programIndex[p.name]!
@@ -393,7 +401,7 @@ private final class PinRun {
         for (name, link) in links + borrowed {
             let isProgram = programIndex[name] != nil && manifest.programs[programIndex[name]!].link == name
             try link.pin(at: join(linksDir, name))
-            let info = try PinnedObjectSummary.describe(fd: link.fd)
+            let info = try PinnedObjectSummary.describe(fd: link.fd, as: holdsMap.contains(name) ? .map : .link)
             let type = info.kind == .map ? "struct_ops_map" : info.typeName
             manifest.links.append(ObjectManifest.Link(pinName: name, id: info.id, type: type,
                                                       program: isProgram ? name : nil,
@@ -452,7 +460,11 @@ private final class PinRun {
 
     /// After publishing: links stay attached through their pins; a replaced tree is taken apart.
     func commit() {
-        for (_, l) in links + borrowed { l.disconnect() }
+        // A pinned link outlives our descriptor: destroying the wrapper just closes it
+        // (disconnecting would leak it). A struct_ops map registered without a link
+        // is the exception: libbpf's detach for it unregisters the map. The same
+        // holds for links a skeleton made and lent us.
+        for (name, l) in links + borrowed where holdsMap.contains(name) { l.disconnect() }
         links = []
         borrowed = []
         if exchanged, let old = oldTree {
