@@ -48,3 +48,11 @@ import TestSupport
         #expect(bss.load(fromByteOffset: 0, as: UInt64.self) == hits)
     }
 }
+
+@Suite struct ErrnoTextTests {
+    @Test func kernelInternalCodesHaveText() {
+        #expect(errnoText(524) == "Operation not supported (ENOTSUPP)")
+        #expect(errnoText(ENOENT) == "No such file or directory")
+        #expect(BPFError("dump map id 1 (rb)", errno: 524).description == "dump map id 1 (rb): Operation not supported (ENOTSUPP)")
+    }
+}

@@ -35,6 +35,14 @@ public struct BPFError: Error, CustomStringConvertible, Equatable, Sendable {
 
 /// The C library's text for an errno value.
 public func errnoText(_ code: Int32) -> String {
+    // Kernel-internal codes that leak out of the bpf syscall (include/linux/errno.h);
+    // the C library has no text for them.
+    switch code {
+    case 524: return "Operation not supported (ENOTSUPP)"
+    case 525: return "Object too small (ETOOSMALL)"
+    case 512...530: return "kernel error \(code)"
+    default: break
+    }
     guard let p = strerror(code) else { return "errno \(code)" }
     return String(cString: p)
 }
