@@ -96,26 +96,6 @@ public struct MapInfo: Sendable {
     }
 }
 
-/// The `key:\tvalue` lines of /proc/self/fdinfo/FD.
-struct FDInfo {
-    private var fields: [(String, String)] = []
-
-    init(fd: Int32) {
-        guard let text = readTextFile("/proc/self/fdinfo/\(fd)") else { return }
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let key = String(line[..<colon])
-            var value = line[line.index(after: colon)...]
-            while let c = value.first, c == "\t" || c == " " { value = value.dropFirst() }
-            fields.append((key, String(value)))
-        }
-    }
-
-    subscript(_ key: String) -> String? {
-        fields.first { $0.0 == key }?.1
-    }
-}
-
 extension MapInfo {
     /// For an offloaded map: the device's interface name, when it lives in this
     /// process's network namespace (as bpftool prints `offloaded_to NAME`).

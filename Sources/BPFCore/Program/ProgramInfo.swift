@@ -116,7 +116,7 @@ extension ProgramInfo {
             runTimeNanoseconds: info.run_time_ns, runCount: info.run_cnt, recursionMisses: info.recursion_misses,
             loadTime: info.load_time, createdByUID: info.created_by_uid, orphaned: orphaned,
             xlatedLength: info.xlated_prog_len, jitedLength: info.jited_prog_len,
-            memlock: fdinfoValue(fd: fd, key: "memlock"),
+            memlock: FDInfo(fd: fd)["memlock"],
             mapIDs: ids[0..<mapCount].map { MapID($0) },
             btfID: info.btf_id == 0 ? nil : BTFID(info.btf_id),
             ifindex: info.ifindex, netnsDevice: info.netns_dev, netnsInode: info.netns_ino,
@@ -147,44 +147,3 @@ extension ProgramInfo {
     }
 }
 
-/// The value of the first line of /proc/self/fdinfo/FD that contains `key`
-/// (what follows the tab), as bpftool's get_fdinfo reads it.
-func fdinfoValue(fd: Int32, key: String) -> String? {
-    let f = Glibc.open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
-    guard f >= 0 else { return nil }
-    defer { _ = Glibc.close(f) }
-    // fdinfo of a program is a few hundred bytes.
-    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buf -> String? in
-        var used = 0
-        while used < buf.count {
-            let n = Glibc.read(f, buf.baseAddress! + used, buf.count - used)
-            if n < 0 && Glibc.errno == EINTR { continue }
-            if n <= 0 { break }
-            used += n
-        }
-        var k = key
-        return k.withUTF8 { key -> String? in
-            var lineStart = 0
-            while lineStart < used {
-                var lineEnd = lineStart
-                while lineEnd < used && buf[lineEnd] != 10 { lineEnd += 1 }
-                if lineEnd - lineStart >= key.count {
-                    var found = false
-                    var i = lineStart
-                    while !found && i + key.count <= lineEnd {
-                        found = memcmp(buf.baseAddress! + i, key.baseAddress!, key.count) == 0
-                        i += 1
-                    }
-                    if found {
-                        var tab = lineStart
-                        while tab < lineEnd && buf[tab] != 9 { tab += 1 }
-                        guard tab + 1 < lineEnd else { return nil }
-                        return String(decoding: UnsafeBufferPointer(rebasing: buf[(tab + 1)..<lineEnd]), as: UTF8.self)
-                    }
-                }
-                lineStart = lineEnd + 1
-            }
-            return nil
-        }
-    }
-}
