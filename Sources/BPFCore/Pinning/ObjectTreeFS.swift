@@ -195,6 +195,8 @@ func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0) thro
     if depth == 0 { unregisterStructOps(in: join(path, ObjectTreeLayout.linksDir)) }
     let names = try directoryEntries(dirFD, path: path)
     var firstError: BPFError?
+    var own = stat()
+    if fstat(dirFD.rawValue, &own) != 0 { throw BPFError("remove \(path)", errno: Glibc.errno) }
     // links/ first so that programs stop before their pins go.
     let ordered = names.filter { $0.name == ObjectTreeLayout.linksDir } + names.filter { $0.name != ObjectTreeLayout.linksDir }
     for entry in ordered {
@@ -202,6 +204,15 @@ func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0) thro
             let child = openat(dirFD.rawValue, entry.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if child >= 0 {
                 let childFD = FileDescriptor(owning: child)
+                var st = stat()
+                if fstat(child, &st) != 0 || st.st_dev != own.st_dev {
+                    // Another filesystem is mounted there: what it holds is not the tree's. Never empty it.
+                    if firstError == nil {
+                        firstError = BPFError("remove \(join(path, entry.name))", errno: EBUSY,
+                                              detail: "a filesystem is mounted there; left alone")
+                    }
+                    continue
+                }
                 do { try removeContents(of: childFD, path: join(path, entry.name), depth: depth + 1) } catch {
                     if firstError == nil { firstError = error }
                 }
@@ -214,6 +225,26 @@ func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0) thro
         }
     }
     if let firstError { throw firstError }
+}
+
+/// The first directory under `dirFD` (at `path`) that another filesystem is
+/// mounted on, or nil. Symlinks are not followed. `object unpin` refuses a
+/// tree with one before it changes anything: emptying the tree would reach
+/// into the mounted filesystem.
+func mountPointInside(_ dirFD: FileDescriptor, path: String, depth: Int = 0) throws(BPFError) -> String? {
+    guard depth < 16 else { throw BPFError("read \(path)", errno: ELOOP, detail: "directories nested too deep") }
+    var own = stat()
+    if fstat(dirFD.rawValue, &own) != 0 { throw BPFError("stat \(path)", errno: Glibc.errno) }
+    for entry in try directoryEntries(dirFD, path: path) where entry.isDirectory {
+        let child = openat(dirFD.rawValue, entry.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if child < 0 { throw BPFError("open directory \(join(path, entry.name))", errno: Glibc.errno) }
+        let childFD = FileDescriptor(owning: child)
+        var st = stat()
+        if fstat(child, &st) != 0 { throw BPFError("stat \(join(path, entry.name))", errno: Glibc.errno) }
+        if st.st_dev != own.st_dev { return join(path, entry.name) }
+        if let m = try mountPointInside(childFD, path: join(path, entry.name), depth: depth + 1) { return m }
+    }
+    return nil
 }
 
 /// Unregisters struct_ops maps pinned directly under `linksDir` (the pins of
