@@ -134,8 +134,12 @@ private final class PinRun {
     let claim: StagingClaim
     let steps: StepGuard
     var object: BPFObject?
-    /// Links made by this run, by pin name. Destroyed (detached) on rollback, disconnected on commit.
+    /// Links made by this run, by pin name. Destroyed (detached) on rollback; on commit
+    /// their pins hold them and the wrappers are destroyed (closing their descriptors).
     var links: [(name: String, link: BPFLink)] = []
+    /// Struct_ops maps registered without a link: destroying their wrapper would
+    /// unregister them (bpf_map_delete_elem), so they are disconnected on commit.
+    var registeredWithoutLink: Set<String> = []
     /// Shared pins waiting in staging: (staging pin, final path, map id).
     var pendingShared: [(staged: String, path: String, id: UInt32, map: String)] = []
     /// Shared pins published by this run: (path, map id).
@@ -295,6 +299,7 @@ private final class PinRun {
         }
         for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
             links.append((name(m), try m.attachStructOps()))
+            if !m.registersWithLink { registeredWithoutLink.insert(name(m)) }
         }
         try steps.check("attach")
 
@@ -362,7 +367,11 @@ private final class PinRun {
 
     /// After publishing: links stay attached through their pins; a replaced tree is taken apart.
     func commit() {
-        for (_, l) in links { l.disconnect() }
+        // A pinned link outlives its descriptors: bpf_link__destroy only closes them
+        // (for perf_event links it also disables the perf event, which, as with
+        // bpftool's autoattach, leaves the pinned program running). Disconnecting
+        // every link instead would leave their descriptors open in this process.
+        for (name, l) in links where registeredWithoutLink.contains(name) { l.disconnect() }
         links = []
         if exchanged, let old = oldTree {
             // The old tree is at the staging name now; its links detach as their pins go.
