@@ -77,7 +77,7 @@ enum Batch {
         let own = dirfd(d)
         var out: [Int32: String] = [:]
         while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = entryName(e)
             guard let fd = Int32(name), fd != own else { continue }
             var buf = [CChar](repeating: 0, count: 4096)
             let n = readlink("/proc/self/fd/\(fd)", &buf, buf.count - 1)

@@ -99,13 +99,20 @@ func listFiles(_ path: String) -> [String] {
     defer { closedir(d) }
     var out: [String] = []
     while let e = readdir(d) {
-        let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let name = entryName(e)
         if name.hasPrefix(".") { continue }
         var fst = stat()
         let full = path + "/" + name
         if stat(full, &fst) == 0, (fst.st_mode & S_IFMT) == S_IFREG { out.append(full) }
     }
     return out.sorted()
+}
+
+/// The name of a readdir(3) entry, through a pointer to the field (the entry
+/// may be shorter than `struct dirent`: copying `e.pointee` reads past it).
+func entryName(_ e: UnsafeMutablePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: (UnsafeRawPointer(e) + offset).assumingMemoryBound(to: CChar.self))
 }
 
 /// Just enough ELF64 to pull a section out of a fixture for seeding

@@ -280,11 +280,9 @@ func directoryEntries(_ dirFD: FileDescriptor, path: String) throws(BPFError) ->
     rewinddir(d)
     var out: [DirectoryEntry] = []
     while let ent = readdir(d) {
-        let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
+        let name = direntName(ent)
         if name == "." || name == ".." { continue }
-        var type = Int32(ent.pointee.d_type)
+        var type = direntType(ent)
         if type == Int32(DT_UNKNOWN) {
             var st = stat()
             if fstatat(dirFD.rawValue, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
@@ -298,6 +296,20 @@ func directoryEntries(_ dirFD: FileDescriptor, path: String) throws(BPFError) ->
         out.append(DirectoryEntry(name: name, isDirectory: type == Int32(DT_DIR), isSymlink: type == Int32(DT_LNK)))
     }
     return out.sorted { $0.name < $1.name }
+}
+
+/// The name in a readdir(3) entry. Read through a pointer to the field: the
+/// entry may be shorter than `struct dirent` (its name is only as long as it
+/// is), so `ent.pointee` (a copy of the whole struct) reads past the end.
+func direntName(_ ent: UnsafeMutablePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: (UnsafeRawPointer(ent) + offset).assumingMemoryBound(to: CChar.self))
+}
+
+/// The d_type of a readdir(3) entry (DT_DIR, DT_REG, ...), read as `direntName` reads the name.
+func direntType(_ ent: UnsafeMutablePointer<dirent>) -> Int32 {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_type)!
+    return Int32(UnsafeRawPointer(ent).load(fromByteOffset: offset, as: UInt8.self))
 }
 
 /// Makes a directory inside the staging tree.
