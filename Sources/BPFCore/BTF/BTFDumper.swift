@@ -34,6 +34,18 @@ public struct BTFDumper {
         self.plan = DumpPlan(btf: btf)
     }
 
+    /// Formats a pointer to a function: given the FUNC_PROTO type id and the
+    /// pointer's value, the string to print, or nil to print the pointer as
+    /// any other. (bpftool's `prog_id_as_func_ptr`: a struct_ops value holds
+    /// program ids where the kernel struct has function pointers.)
+    public typealias FunctionPointerFormatter = (_ functionProtoID: UInt32, _ value: UInt64) -> String?
+
+    /// A dumper that prints pointers to functions through `functionPointers`.
+    public init(btf: BTF, functionPointers: @escaping FunctionPointerFormatter) {
+        self.btf = btf
+        self.plan = DumpPlan(btf: btf, functionPointers: functionPointers)
+    }
+
     /// Writes the value of type `typeID` held in `data` as JSON (bpftool's
     /// `formatted` values and `metadata`).
     public func writeJSON(typeID: UInt32, data: UnsafeRawBufferPointer, to w: inout JSONWriter) throws(BPFError) {
@@ -94,6 +106,8 @@ final class DumpNode {
         case enumeration(size: Int, values: [Int64], names: [String])
         case enum64(values: [UInt64], names: [String])
         case pointer
+        /// A pointer to a FUNC_PROTO, with a formatter for its value.
+        case functionPointer(proto: UInt32, format: BTFDumper.FunctionPointerFormatter)
         case array(element: DumpNode, count: Int, elementSize: Int, charLike: Bool)
         case composite([Member])
         case variable(name: String, value: DumpNode)
@@ -112,13 +126,18 @@ final class DumpPlan {
     private var nodes: [UInt32: DumpNode] = [:]
     private var sizes: [UInt32: Int] = [:]
 
+    let functionPointers: BTFDumper.FunctionPointerFormatter?
+
     // The last root asked for: map dump asks for the same two types a million times.
     private var lastRootID: UInt32 = 0
     private var lastRootNode: DumpNode?
     private var lastRootSize = 0
     private var scratch: [UInt8] = []
 
-    init(btf: BTF) { self.btf = btf }
+    init(btf: BTF, functionPointers: BTFDumper.FunctionPointerFormatter? = nil) {
+        self.btf = btf
+        self.functionPointers = functionPointers
+    }
 
     func takeScratch() -> [UInt8] {
         var b: [UInt8] = []
@@ -253,6 +272,10 @@ final class DumpPlan {
         case .enum64:
             return .enum64(values: t.enumerators.map(\.rawValue), names: t.enumerators.map(\.name))
         case .ptr:
+            if let format = functionPointers, let target = try? resolve(t.referencedType),
+               btf.type(target)?.kind == .functionProto {
+                return .functionPointer(proto: target, format: format)
+            }
             return .pointer
         case .variable:
             return .variable(name: t.name, value: try node(t.referencedType, depth: depth + 1))
@@ -618,6 +641,9 @@ enum DumpWalker {
             if let i = values.firstIndex(of: v) { s.stringValue(names[i]) } else { s.signedValue(Int64(bitPattern: v)) }
         case .pointer:
             s.pointerValue(try load(p, end, as: UInt64.self))
+        case let .functionPointer(proto, format):
+            let v = try load(p, end, as: UInt64.self)
+            if let text = format(proto, v) { s.stringValue(text) } else { s.pointerValue(v) }
         case let .array(element, count, elementSize, charLike):
             if charLike && count > 0 {
                 guard p + count <= end else { throw overrun() }

@@ -128,18 +128,62 @@ public enum ObjectPinner {
     }
 }
 
+extension ObjectPinner {
+    /// Publishes an object that is already loaded (a skeleton's) as the same
+    /// tree `object pin` writes at `path`: maps, programs, the manifest, and
+    /// with `links` (what its own attach made, by program or struct_ops map
+    /// name) links/ and attach=1, as `object pin --attach` would. Fails when
+    /// `path` exists. On success the links are disconnected: the pins hold
+    /// the attachments from then on. `file` is recorded as the source.
+    public static func pin(loaded obj: BPFObject, bytes: [UInt8], file: String, pinRoot: String?,
+                           links: [(name: String, link: BPFLink)]?, at path: String) throws(BPFError) -> ObjectPinResult {
+        guard obj.isLoaded else { throw BPFError("pin object \(obj.name) at \(path): not loaded", errno: EINVAL) }
+        let steps = StepGuard()
+        defer { steps.finish() }
+        let tree = try TreePath(path, what: "pin object \(obj.name) at")
+        if tree.isStagingName {
+            throw BPFError("pin object at \(path)", errno: EINVAL, detail: "names starting with \(ObjectTreeLayout.stagingPrefix) are reserved for staging")
+        }
+        var options = ObjectPinOptions()
+        options.attach = links != nil
+        options.pinRoot = pinRoot
+        let claim = try StagingClaim.claim(tree, purpose: "pin object at")
+        let run = PinRun(tree: tree, claim: claim, steps: steps)
+        do throws(BPFError) {
+            if case .missing = try pathState(tree.path) {} else {
+                throw BPFError("pin object \(obj.name) at \(path)", errno: EEXIST)
+            }
+            for m in obj.maps { run.declaredNames[m.handle] = m.name }
+            // libbpf pinned or reused maps pinned by name itself at load.
+            var shared: [String: String] = [:]
+            for m in obj.maps where m.isPinned { if let p = m.pinPath { shared[m.name] = p } }
+            let start = ObjectManifest(sha256: SHA256.hexDigest(bytes), objectName: obj.name, file: file,
+                                       options: options.fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
+            let manifest = try run.pinTree(obj, manifest: start, attachment: links.map { .existing($0) } ?? .none,
+                                           shared: shared, newShared: [:], reused: [:])
+            try run.publish(replacing: false)
+            run.commit()
+            return ObjectPinResult(outcome: .pinned, path: tree.path, manifest: manifest, previous: nil)
+        } catch {
+            run.rollback()
+            throw error
+        }
+    }
+}
+
 /// The state of one `object pin` run: what it made, so that it can be undone.
 private final class PinRun {
     let tree: TreePath
     let claim: StagingClaim
     let steps: StepGuard
     var object: BPFObject?
-    /// Links made by this run, by pin name. Destroyed (detached) on rollback; on commit
-    /// their pins hold them and the wrappers are destroyed (closing their descriptors).
+    /// Links made by this run, by pin name. Destroyed (detached) on rollback, disconnected on commit.
     var links: [(name: String, link: BPFLink)] = []
-    /// Struct_ops maps registered without a link: destroying their wrapper would
-    /// unregister them (bpf_map_delete_elem), so they are disconnected on commit.
-    var registeredWithoutLink: Set<String> = []
+    /// Links pinned but made by someone else (a skeleton): left attached on
+    /// rollback; the tree then holds the attachment.
+    var borrowed: [(name: String, link: BPFLink)] = []
+    /// Links that are struct_ops maps registered without a BPF link: destroying them would unregister.
+    var holdsMap: Set<String> = []
     /// Shared pins waiting in staging: (staging pin, final path, map id).
     var pendingShared: [(staged: String, path: String, id: UInt32, map: String)] = []
     /// Shared pins published by this run: (path, map id).
@@ -192,6 +236,9 @@ private final class PinRun {
         // Per-map settings between open and load.
         for name in options.enable { try find(obj, name, "--enable").setAutocreate(true) }
         for name in options.disable { try find(obj, name, "--disable").setAutocreate(false) }
+        // --attach registers the struct_ops maps: a selection in which two of them
+        // register the same name is refused before anything loads.
+        if options.attach { try StructOps.checkDistinctNames(StructOps.maps(of: obj)) }
         var reused: [String: String] = [:]
         for a in options.reuseMaps {
             let m = try find(obj, a.map, "--map")
@@ -238,9 +285,27 @@ private final class PinRun {
         try obj.load()
         try steps.check("load")
 
-        let maker = ObjectManifest(sha256: sha, objectName: obj.name, file: absolutePath(objectFile),
-                                   options: fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
-        var manifest = maker
+        let manifest = ObjectManifest(sha256: sha, objectName: obj.name, file: absolutePath(objectFile),
+                                      options: fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
+        return try pinTree(obj, manifest: manifest, attachment: options.attach ? .attachNow : .none,
+                           shared: shared, newShared: newShared, reused: reused)
+    }
+
+    /// Where the links of a tree come from.
+    enum Attachment {
+        /// None: `object pin` without --attach.
+        case none
+        /// Attach now, as `object pin --attach` does.
+        case attachNow
+        /// Links someone else made (a skeleton's `attach()`), by pin name: pinned, not owned.
+        case existing([(name: String, link: BPFLink)])
+    }
+
+    /// Pins a loaded object's maps, programs and links into staging and
+    /// writes the manifest: the tree, ready to publish.
+    func pinTree(_ obj: BPFObject, manifest start: ObjectManifest, attachment: Attachment,
+                 shared: [String: String], newShared: [String: String], reused: [String: String]) throws(BPFError) -> ObjectManifest {
+        var manifest = start
         let mapsDir = join(staging, ObjectTreeLayout.mapsDir)
         let progsDir = join(staging, ObjectTreeLayout.programsDir)
         try makeDirectory(mapsDir)
@@ -250,15 +315,14 @@ private final class PinRun {
             // libbpf gives every map a placeholder fd at open: only maps it created count.
             guard let fd = m.fd else { continue }
             let pinName = ObjectTreeLayout.pinName(forMap: name(m))
-            let own = try m.duplicateFD()
-            try Kernel.pin(own, at: join(mapsDir, pinName), what: "map \(name(m))")
-            let info = try PinnedObjectSummary.describe(fd: fd)
+            try pinFD(fd, at: join(mapsDir, pinName), what: "map \(name(m))")
+            let info = try PinnedObjectSummary.describe(fd: fd, as: .map)
             if let p = newShared[name(m)] {
                 let sharedDir = join(staging, ObjectTreeLayout.sharedDir)
                 if sharedIndex == 0 { try makeDirectory(sharedDir) }
                 let staged = join(sharedDir, "m\(sharedIndex)")
                 sharedIndex += 1
-                try Kernel.pin(own, at: staged, what: "map \(name(m))")
+                try pinFD(fd, at: staged, what: "map \(name(m))")
                 pendingShared.append((staged, p, info.id, name(m)))
             }
             manifest.maps.append(ObjectManifest.Map(pinName: pinName, name: name(m), id: info.id, type: info.typeName,
@@ -270,15 +334,24 @@ private final class PinRun {
         var programIndex: [String: Int] = [:]
         for p in obj.programs {
             guard let fd = p.fd else { continue }
-            try p.pin(at: join(progsDir, p.name))
-            let info = try PinnedObjectSummary.describe(fd: fd)
+            // bpf_obj_pin directly: bpf_program__pin would statfs and mkdir the directory for each program.
+            try pinFD(fd, at: join(progsDir, p.name), what: "program \(p.name)")
+            let info = try PinnedObjectSummary.describe(fd: fd, as: .program)
             programIndex[p.name] = manifest.programs.count
             manifest.programs.append(ObjectManifest.Program(name: p.name, id: info.id, type: info.typeName,
                                                             section: p.sectionName, link: nil, notAttached: nil))
         }
         try steps.check("pin-programs")
 
-        guard options.attach else { return try finishManifest(manifest) }
+        if case .none = attachment { return try finishManifest(manifest) }
+        var existing: [String: BPFLink] = [:]
+        if case .existing(let l) = attachment {
+            for (n, link) in l { existing[n] = link }
+            borrowed = l
+        }
+        // A struct_ops map registered without a link: libbpf's "link" fd is the map's,
+        // whoever attached it.
+        for m in obj.maps where m.isStructOps && m.autocreate && !m.registersWithLink { holdsMap.insert(name(m)) }
 
         for p in obj.programs where p.fd != nil {
             let i = programIndex[p.name]!
@@ -290,6 +363,14 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "auto-attach is off for this program"
                 continue
             }
+            if case .existing = attachment {
+                if existing[p.name] != nil {
+                    manifest.programs[i].link = p.name
+                } else {
+                    manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
+                }
+                continue
+            }
             do {
                 links.append((p.name, try p.attach()))
                 manifest.programs[i].link = p.name
@@ -297,18 +378,19 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
             }
         }
-        for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
-            links.append((name(m), try m.attachStructOps()))
-            if !m.registersWithLink { registeredWithoutLink.insert(name(m)) }
+        if case .attachNow = attachment {
+            for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
+                links.append((name(m), try m.attachStructOps()))
+            }
         }
         try steps.check("attach")
 
         let linksDir = join(staging, ObjectTreeLayout.linksDir)
         try makeDirectory(linksDir)
-        for (name, link) in links {
+        for (name, link) in links + borrowed {
             let isProgram = programIndex[name] != nil && manifest.programs[programIndex[name]!].link == name
             try link.pin(at: join(linksDir, name))
-            let info = try PinnedObjectSummary.describe(fd: link.fd)
+            let info = try PinnedObjectSummary.describe(fd: link.fd, as: holdsMap.contains(name) ? .map : .link)
             let type = info.kind == .map ? "struct_ops_map" : info.typeName
             manifest.links.append(ObjectManifest.Link(pinName: name, id: info.id, type: type,
                                                       program: isProgram ? name : nil,
@@ -367,12 +449,13 @@ private final class PinRun {
 
     /// After publishing: links stay attached through their pins; a replaced tree is taken apart.
     func commit() {
-        // A pinned link outlives its descriptors: bpf_link__destroy only closes them
-        // (for perf_event links it also disables the perf event, which, as with
-        // bpftool's autoattach, leaves the pinned program running). Disconnecting
-        // every link instead would leave their descriptors open in this process.
-        for (name, l) in links where registeredWithoutLink.contains(name) { l.disconnect() }
+        // A pinned link outlives our descriptor: destroying the wrapper just closes it
+        // (disconnecting would leak it). A struct_ops map registered without a link
+        // is the exception: libbpf's detach for it unregisters the map. The same
+        // holds for links a skeleton made and lent us.
+        for (name, l) in links + borrowed where holdsMap.contains(name) { l.disconnect() }
         links = []
+        borrowed = []
         if exchanged, let old = oldTree {
             // The old tree is at the staging name now; its links detach as their pins go.
             try? removeContents(of: old, path: staging)
@@ -396,6 +479,10 @@ private final class PinRun {
             return
         }
         links = []  // bpf_link__destroy: detaches (and unregisters struct_ops maps registered without a link)
+        // Borrowed links stay with their owner: unpin them before the staging
+        // tree goes, which would unregister struct_ops maps pinned under links/.
+        for (n, _) in borrowed { _ = unlink(join(join(staging, ObjectTreeLayout.linksDir), n)) }
+        borrowed = []
         try? removeContents(of: claim.dir, path: staging)
         claim.removeAndRelease()
         for s in publishedShared {

@@ -110,9 +110,10 @@ public enum ObjectTree {
     /// elsewhere stay. The tree is first renamed to its staging name, so a
     /// reader sees the whole tree or none. Given a leftover staging
     /// directory, removes it. Never removes anything outside `path`, and never
-    /// follows a symlink. Returns the status of what was removed.
+    /// follows a symlink. Returns the manifest of what was removed (nil for a
+    /// staging directory or an unreadable manifest).
     @discardableResult
-    public static func unpin(_ path: String) throws(BPFError) -> ObjectTreeStatus? {
+    public static func unpin(_ path: String) throws(BPFError) -> ObjectManifest? {
         let steps = StepGuard()
         defer { steps.finish() }
         let tree = try TreePath(path, what: "unpin object tree")
@@ -137,10 +138,15 @@ public enum ObjectTree {
             if rmdir(tree.path) != 0 { throw BPFError("remove \(path)", errno: Glibc.errno) }
             return nil
         }
-        let status = ObjectTreeStatus.read(tree.path)
-        guard status.manifest != nil || isOurManifest(join(tree.path, ObjectTreeLayout.manifest)) else {
-            throw BPFError("unpin object tree \(path): not an object tree (\(status.problem ?? "no manifest")); refusing to remove it",
-                           errno: EINVAL)
+        let manifestPath = join(tree.path, ObjectTreeLayout.manifest)
+        var manifest: ObjectManifest?
+        do throws(BPFError) {
+            manifest = try ObjectManifest.read(pinnedAt: manifestPath).manifest
+        } catch {
+            guard isOurManifest(manifestPath) else {
+                throw BPFError("unpin object tree \(path)", errno: EINVAL,
+                               detail: "not an object tree (\(error.description)); refusing to remove it")
+            }
         }
         let claim = try StagingClaim.claim(tree, purpose: "unpin object tree")
         do throws(BPFError) {
@@ -170,9 +176,11 @@ public enum ObjectTree {
             _ = bpfswift_renameat2(AT_FDCWD, claim.path, AT_FDCWD, tree.path, renameNoReplace)
             throw error
         }
-        try removeContents(of: dir, path: claim.path)
+        // The manifest says which link pins hold struct_ops maps; without one, look at every pin.
+        try removeContents(of: dir, path: claim.path,
+                           structOpsPins: manifest.map { m in m.links.filter(\.pinHoldsMap).map(\.pinName) })
         if rmdir(claim.path) != 0 { throw BPFError("remove \(claim.path)", errno: Glibc.errno) }
-        return status
+        return manifest
     }
 
     /// `object list`: every object tree and staging directory under `root`

@@ -190,9 +190,12 @@ final class StagingClaim {
 /// unlinked, struct_ops maps pinned under links/ are unregistered (a map
 /// registered without a link stays registered while it exists). Link pins
 /// detach when their last reference goes.
-func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0) throws(BPFError) {
+///
+/// `structOpsPins` names the pins under links/ that hold struct_ops maps
+/// when the caller knows them (from the manifest); nil means look at each.
+func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0, structOpsPins: [String]? = nil) throws(BPFError) {
     guard depth < 16 else { throw BPFError("remove \(path)", errno: ELOOP, detail: "directories nested too deep") }
-    if depth == 0 { unregisterStructOps(in: join(path, ObjectTreeLayout.linksDir)) }
+    if depth == 0 { unregisterStructOps(in: join(path, ObjectTreeLayout.linksDir), only: structOpsPins) }
     let names = try directoryEntries(dirFD, path: path)
     var firstError: BPFError?
     var own = stat()
@@ -250,12 +253,18 @@ func mountPointInside(_ dirFD: FileDescriptor, path: String, depth: Int = 0) thr
 /// Unregisters struct_ops maps pinned directly under `linksDir` (the pins of
 /// registrations made without a link). Errors are ignored: the map may be
 /// unregistered already.
-private func unregisterStructOps(in linksDir: String) {
-    guard case .directory = (try? pathState(linksDir)) ?? .missing,
-          let dir = try? openDirectory(linksDir),
-          let entries = try? directoryEntries(dir, path: linksDir) else { return }
-    for e in entries where !e.isDirectory && !e.isSymlink {
-        guard let fd = try? Kernel.openPinned(join(linksDir, e.name)), Kernel.kind(of: fd) == .map,
+private func unregisterStructOps(in linksDir: String, only names: [String]?) {
+    let candidates: [String]
+    if let names {
+        candidates = names
+    } else {
+        guard case .directory = (try? pathState(linksDir)) ?? .missing,
+              let dir = try? openDirectory(linksDir),
+              let entries = try? directoryEntries(dir, path: linksDir) else { return }
+        candidates = entries.filter { !$0.isDirectory && !$0.isSymlink }.map(\.name)
+    }
+    for name in candidates {
+        guard let fd = try? Kernel.openPinned(join(linksDir, name)), Kernel.kind(of: fd) == .map,
               let s = try? PinnedObjectSummary.describe(fd), s.mapType == structOpsMapType else { continue }
         _ = unregisterStructOpsMap(fd)
     }

@@ -28,25 +28,30 @@ public struct PinnedObjectSummary: Equatable, Sendable {
     /// Describes the object behind `fd`.
     public static func describe(_ fd: FileDescriptor) throws(BPFError) -> PinnedObjectSummary {
         guard let kind = Kernel.kind(of: fd) else { throw BPFError("fd \(fd.rawValue) is not a BPF object", errno: EINVAL) }
+        return try describe(fd: fd.rawValue, as: kind)
+    }
+
+    /// Describes the object behind `fd` (borrowed), known to be of `kind`: one syscall.
+    static func describe(fd: Int32, as kind: BPFObjectKind) throws(BPFError) -> PinnedObjectSummary {
         switch kind {
         case .map:
             var i = bpf_map_info()
-            try Kernel.info(fd.rawValue, &i, what: "map")
+            try Kernel.info(fd, &i, what: "map")
             let t = libbpf_bpf_map_type_str(bpf_map_type(rawValue: i.type)).map { String(cString: $0) } ?? "type \(i.type)"
             return PinnedObjectSummary(kind: .map, id: i.id, typeName: t, name: stringFromCArray(i.name), mapType: i.type)
         case .program:
             var i = bpf_prog_info()
-            try Kernel.info(fd.rawValue, &i, what: "program")
+            try Kernel.info(fd, &i, what: "program")
             let t = libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: i.type)).map { String(cString: $0) } ?? "type \(i.type)"
             return PinnedObjectSummary(kind: .program, id: i.id, typeName: t, name: stringFromCArray(i.name))
         case .link:
             var i = bpf_link_info()
-            try Kernel.info(fd.rawValue, &i, what: "link")
+            try Kernel.info(fd, &i, what: "link")
             let t = libbpf_bpf_link_type_str(bpf_link_type(rawValue: i.type)).map { String(cString: $0) } ?? "type \(i.type)"
             return PinnedObjectSummary(kind: .link, id: i.id, typeName: t, name: "", programID: i.prog_id)
         case .btf:
             var i = bpf_btf_info()
-            try Kernel.info(fd.rawValue, &i, what: "BTF")
+            try Kernel.info(fd, &i, what: "BTF")
             return PinnedObjectSummary(kind: .btf, id: i.id, typeName: "btf", name: "")
         }
     }
@@ -60,6 +65,12 @@ public struct PinnedObjectSummary: Equatable, Sendable {
     public static func exists(_ kind: BPFObjectKind, id: UInt32) -> Bool {
         (try? Kernel.open(kind, id: id)) != nil
     }
+}
+
+/// Pins the object behind `fd` (borrowed) at `path`. Calls `bpf_obj_pin`.
+func pinFD(_ fd: Int32, at path: String, what: @autoclosure () -> String) throws(BPFError) {
+    let r = bpf_obj_pin(fd, path)
+    if r != 0 { throw BPFError("pin \(what()) at \(path)", errno: r == -1 ? Glibc.errno : -r) }
 }
 
 /// Raw struct_ops map type, for telling registrations apart.

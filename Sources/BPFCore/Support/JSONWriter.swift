@@ -105,22 +105,38 @@ public struct JSONWriter {
 
     private mutating func appendQuoted(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
+        var str = s
+        str.withUTF8 { u in appendEscaped(u) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `u` escaped for a JSON string: runs of bytes that need no
+    /// escape are copied at once (most keys and values are plain ASCII).
+    private mutating func appendEscaped(_ u: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
+        var i = 0
+        let n = u.count
+        while i < n {
+            let c = u[i]
+            if c >= 0x20 && c != 0x22 && c != 0x5c { i += 1; continue }
+            if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i])) }
             switch c {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 0x22: bytes.append(contentsOf: [92, 34])
+            case 0x5c: bytes.append(contentsOf: [92, 92])
             case 0x08: bytes.append(contentsOf: [92, UInt8(ascii: "b")])
             case 0x0c: bytes.append(contentsOf: [92, UInt8(ascii: "f")])
             case 0x0a: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
             case 0x0d: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
             case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(c >> 4)], hex[Int(c & 15)]])
-            default: bytes.append(c)
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                let h = hex.utf8Start
+                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, h[Int(c >> 4)], h[Int(c & 15)]])
             }
+            i += 1
+            runStart = i
         }
-        bytes.append(UInt8(ascii: "\""))
+        if runStart < n { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<n])) }
     }
 }
 

@@ -35,26 +35,37 @@ public struct SHA256 {
 
     /// Feeds more input.
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        totalBytes &+= UInt64(bytes.count)
-        var i = bytes.startIndex
-        // Fill a partial block first, then whole blocks straight from the input.
-        while i != bytes.endIndex {
-            if blockCount == 0, bytes.distance(from: i, to: bytes.endIndex) >= 64 {
-                let end = bytes.index(i, offsetBy: 64)
-                var tmp = [UInt8](repeating: 0, count: 64)
-                var j = 0
-                for b in bytes[i..<end] { tmp[j] = b; j += 1 }
-                compress(tmp)
-                i = end
-                continue
-            }
-            block[blockCount] = bytes[i]
-            blockCount += 1
-            i = bytes.index(after: i)
+        let done: Void? = bytes.withContiguousStorageIfAvailable { buf in
+            update(UnsafeRawBufferPointer(buf))
+        }
+        if done == nil {
+            let copy = Array(bytes)
+            copy.withUnsafeBytes { update($0) }
+        }
+    }
+
+    private mutating func update(_ input: UnsafeRawBufferPointer) {
+        totalBytes &+= UInt64(input.count)
+        var i = 0
+        // Top up a partial block, then take whole blocks straight from the input.
+        if blockCount > 0 {
+            let n = min(64 - blockCount, input.count)
+            for j in 0..<n { block[blockCount + j] = input[j] }
+            blockCount += n
+            i = n
             if blockCount == 64 {
-                compress(block)
+                block.withUnsafeBytes { compress($0) }
                 blockCount = 0
             }
+        }
+        while input.count - i >= 64 {
+            compress(UnsafeRawBufferPointer(rebasing: input[i..<i + 64]))
+            i += 64
+        }
+        while i < input.count {
+            block[blockCount] = input[i]
+            blockCount += 1
+            i += 1
         }
     }
 
@@ -65,12 +76,12 @@ public struct SHA256 {
         blockCount += 1
         if blockCount > 56 {
             for j in blockCount..<64 { block[j] = 0 }
-            compress(block)
+            block.withUnsafeBytes { compress($0) }
             blockCount = 0
         }
         for j in blockCount..<56 { block[j] = 0 }
         for j in 0..<8 { block[56 + j] = UInt8(truncatingIfNeeded: bitLength >> (56 - 8 * UInt64(j))) }
-        compress(block)
+        block.withUnsafeBytes { compress($0) }
         blockCount = 0
         var out: [UInt8] = []
         out.reserveCapacity(32)
@@ -86,17 +97,29 @@ public struct SHA256 {
 
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
-    private mutating func compress(_ chunk: [UInt8]) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for t in 0..<16 {
-            w[t] = UInt32(chunk[4 * t]) << 24 | UInt32(chunk[4 * t + 1]) << 16
-                | UInt32(chunk[4 * t + 2]) << 8 | UInt32(chunk[4 * t + 3])
+    private mutating func compress(_ chunk: UnsafeRawBufferPointer) {
+        // The message schedule lives on the stack: no allocation per block.
+        var schedule: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                       UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                       UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                       UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &schedule) { raw in
+            let w = raw.bindMemory(to: UInt32.self)
+            for t in 0..<16 {
+                w[t] = UInt32(chunk[4 * t]) << 24 | UInt32(chunk[4 * t + 1]) << 16
+                    | UInt32(chunk[4 * t + 2]) << 8 | UInt32(chunk[4 * t + 3])
+            }
+            for t in 16..<64 {
+                let s0 = Self.rotr(w[t - 15], 7) ^ Self.rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+                let s1 = Self.rotr(w[t - 2], 17) ^ Self.rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+                w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+            }
+            compressRounds(UnsafeBufferPointer(w))
         }
-        for t in 16..<64 {
-            let s0 = Self.rotr(w[t - 15], 7) ^ Self.rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-            let s1 = Self.rotr(w[t - 2], 17) ^ Self.rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-        }
+    }
+
+    private mutating func compressRounds(_ w: UnsafeBufferPointer<UInt32>) {
         var (a, b, c, d, e, f, g, h) = state
         for t in 0..<64 {
             let s1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)

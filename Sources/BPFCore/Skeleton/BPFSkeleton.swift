@@ -1,0 +1,232 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CLibBPF
+
+/// The runtime behind a generated skeleton (`bpfswift gen skeleton`): the
+/// object opened from its embedded bytes, its typed sections of global
+/// variables, its maps and programs, and the links that `attach()` made.
+///
+/// The generated class is a thin typed face over this one; everything that
+/// talks to libbpf happens here.
+public final class BPFSkeleton {
+    /// The object (open, then loaded).
+    public let object: BPFObject
+    private var sections: [SkeletonGlobals] = []
+    /// Links made by `attach()`, by program name or struct_ops map name, in attach order.
+    public private(set) var links: [(name: String, link: BPFLink)] = []
+    /// Whether `attach()` ran (then `pin(at:)` writes links/, as `object pin --attach`).
+    public private(set) var isAttached = false
+    /// Where `pin(at:)` published the object, once it did.
+    public private(set) var pinnedPath: String?
+    private let elf: [UInt8]
+    private let source: String
+    private let pinRoot: String?
+
+    /// Opens the object from its bytes under `objectName` (the name the
+    /// generator saw, so that internal map names such as "counter.bss"
+    /// match). `source` names the object file it was generated from.
+    /// Calls `bpf_object__open_mem`.
+    public init(elf: [UInt8], objectName: String, source: String, options: ObjectOpenOptions = .init()) throws(BPFError) {
+        var o = options
+        o.objectName = objectName
+        object = try BPFObject.open(bytes: elf, options: o)
+        self.elf = elf
+        self.source = source
+        pinRoot = options.pinRoot
+    }
+
+    /// Whether `load()` succeeded.
+    public var isLoaded: Bool { object.isLoaded }
+
+    // MARK: lookups the generated code makes at init
+
+    private func mismatch(_ what: String) -> BPFError {
+        BPFError("skeleton of \(object.name): the embedded object has no \(what); regenerate the skeleton", errno: ENOENT)
+    }
+
+    /// The map named `name` in the object.
+    public func objectMap(_ name: String) throws(BPFError) -> ObjectMap {
+        guard let m = object.map(named: name) else { throw mismatch("map \(name)") }
+        return m
+    }
+
+    /// The program whose function is `name`.
+    public func program(_ name: String) throws(BPFError) -> ObjectProgram {
+        guard let p = object.program(named: name) else { throw mismatch("program \(name)") }
+        return p
+    }
+
+    /// A map with byte-level access.
+    public func map(_ name: String) throws(BPFError) -> SkeletonMap {
+        SkeletonMap(map: try objectMap(name))
+    }
+
+    /// A map with typed keys and values.
+    public func map<K, V>(_ name: String, key: BTFCodec<K>, value: BTFCodec<V>) throws(BPFError) -> SkeletonTypedMap<K, V> {
+        let m = try objectMap(name)
+        try checkSizes(m, key.size, value.size)
+        return SkeletonTypedMap(map: m, key: key, value: value)
+    }
+
+    /// A per-CPU map with typed keys and values.
+    public func perCPUMap<K, V>(_ name: String, key: BTFCodec<K>, value: BTFCodec<V>) throws(BPFError) -> SkeletonPerCPUMap<K, V> {
+        let m = try objectMap(name)
+        try checkSizes(m, key.size, value.size)
+        return SkeletonPerCPUMap(map: m, key: key, value: value)
+    }
+
+    private func checkSizes(_ m: ObjectMap, _ k: Int, _ v: Int) throws(BPFError) {
+        if Int(m.keySize) != k || Int(m.valueSize) != v {
+            throw BPFError("skeleton of \(object.name): map \(m.name) has \(m.keySize)-byte keys and \(m.valueSize)-byte values, "
+                           + "the generated types \(k) and \(v); regenerate the skeleton", errno: EINVAL)
+        }
+    }
+
+    /// The global variables of the internal map `name` ("counter.bss").
+    public func globals(_ name: String, access: SkeletonGlobals.Access) throws(BPFError) -> SkeletonGlobals {
+        let m = try objectMap(name)
+        guard m.initialValuePointer != nil else { throw mismatch("global data in map \(name)") }
+        let g = SkeletonGlobals(map: m, access: access)
+        sections.append(g)
+        return g
+    }
+
+    /// The shadow of the struct_ops map `name`.
+    public func structOps(_ name: String) throws(BPFError) -> SkeletonStructOps {
+        let m = try objectMap(name)
+        guard m.isStructOps, m.initialValuePointer != nil else {
+            throw mismatch("struct_ops map \(name)")
+        }
+        return SkeletonStructOps(map: m)
+    }
+
+    // MARK: phases
+
+    /// Creates the maps, loads the programs, and maps every section of
+    /// global variables live (mmap of the map: libbpf 1.4 does not remap
+    /// them after a plain load). Calls `bpf_object__load`.
+    public func load() throws(BPFError) {
+        try object.load()
+        for s in sections { try s.mapLive() }
+    }
+
+    /// Attaches every loaded program that libbpf can attach from its section
+    /// name (autoattach on; programs without automatic attachment are left
+    /// alone, as bpf_object__attach_skeleton and `object pin --attach` do)
+    /// and registers every created struct_ops map. On failure, what this
+    /// call attached is detached again. Calls `bpf_program__attach` and
+    /// `bpf_map__attach_struct_ops`.
+    public func attach() throws(BPFError) {
+        guard object.isLoaded else { throw BPFError("attach skeleton of \(object.name): not loaded", errno: EINVAL) }
+        guard pinnedPath == nil else {
+            throw BPFError("attach skeleton of \(object.name): pinned at \(pinnedPath!); the tree holds its links", errno: EBUSY)
+        }
+        var made: [(name: String, link: BPFLink)] = []
+        do {
+            for p in object.programs where p.autoload && p.autoattach && !p.isStructOps && p.fd != nil {
+                if link(p.name) != nil { continue }
+                do {
+                    made.append((p.name, try p.attach()))
+                } catch where error.errno == EOPNOTSUPP || error.errno == ESRCH {
+                    continue  // the section gives libbpf no attach target
+                }
+            }
+            // libbpf gives every map a placeholder fd at open: only created maps count.
+            for m in object.maps where m.isStructOps && m.autocreate && m.fd != nil {
+                if link(m.name) != nil { continue }
+                made.append((m.name, try m.attachStructOps()))
+            }
+        } catch {
+            for (_, l) in made.reversed() { try? l.detach() }
+            throw error
+        }
+        links.append(contentsOf: made)
+        isAttached = true
+    }
+
+    /// Publishes the loaded object on bpffs at `path` as the tree
+    /// `bpfswift object pin` writes (PATH/maps, PATH/programs, the manifest,
+    /// and after `attach()` PATH/links, as with --attach), atomically. The
+    /// pins then hold everything: the process may exit, `bpfswift object
+    /// unpin PATH` takes it down, and `detach()` no longer detaches.
+    /// Uses `ObjectPinner.pin(loaded:...)`, the writer of `object pin`.
+    public func pin(at path: String) throws(BPFError) {
+        guard object.isLoaded else { throw BPFError("pin skeleton of \(object.name) at \(path): not loaded", errno: EINVAL) }
+        if let p = pinnedPath { throw BPFError("pin skeleton of \(object.name) at \(path): already pinned at \(p)", errno: EBUSY) }
+        var exe = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &exe, exe.count - 1)
+        let program = n > 0 ? String(cString: exe) : "this process"
+        _ = try ObjectPinner.pin(loaded: object, bytes: elf, file: "\(program) (embedded \(source))", pinRoot: pinRoot,
+                                 links: isAttached ? links : nil, at: path)
+        pinnedPath = path
+    }
+
+    /// The link of the program or struct_ops map `name`, once attached.
+    public func link(_ name: String) -> BPFLink? {
+        links.first { $0.name == name }?.link
+    }
+
+    /// Detaches everything `attach()` attached (links pinned elsewhere stay).
+    public func detach() {
+        // Destroying a link detaches it unless it is pinned.
+        while !links.isEmpty { links.removeLast() }
+    }
+}
+
+/// The object bytes a generated skeleton embeds, as base64 text (compact,
+/// and quick for the compiler: a string literal, not an array literal).
+public enum EmbeddedObject {
+    /// Decodes base64 text, skipping whitespace and newlines.
+    public static func decodeBase64(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 3 / 4)
+        var acc: UInt32 = 0
+        var bits = 0
+        for c in text.utf8 {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            default: continue  // '=', whitespace
+            }
+            acc = acc << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        return out
+    }
+
+    /// Encodes `bytes` as base64 lines of `lineLength` characters.
+    public static func encodeBase64(_ bytes: [UInt8], lineLength: Int = 76) -> [String] {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i < bytes.count {
+            let b0 = UInt32(bytes[i])
+            let b1 = i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0
+            let b2 = i + 2 < bytes.count ? UInt32(bytes[i + 2]) : 0
+            let n = b0 << 16 | b1 << 8 | b2
+            text.append(alphabet[Int(n >> 18 & 63)])
+            text.append(alphabet[Int(n >> 12 & 63)])
+            text.append(i + 1 < bytes.count ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
+            text.append(i + 2 < bytes.count ? alphabet[Int(n & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        var lines: [String] = []
+        var start = 0
+        while start < text.count {
+            let end = min(start + lineLength, text.count)
+            lines.append(String(decoding: text[start..<end], as: UTF8.self))
+            start = end
+        }
+        return lines
+    }
+}

@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The global variables of one data section of a skeleton's object
+/// (`.bss`, `.data`, `.rodata`, `.data.*`, `.rodata.*`, `.kconfig`), read
+/// and written at their BTF offsets.
+///
+/// Before `load()` the bytes are libbpf's initial image of the map (what
+/// `bpf_map__initial_value` returns), so writes become the values the
+/// programs start with. After `load()` they are the live map, mmap'd: the
+/// programs and this process see the same memory.
+public final class SkeletonGlobals {
+    /// Who may write the section.
+    public enum Access: Sendable {
+        /// `.bss`, `.data`, `.data.*`: always (before load: the initial value; after: the live map).
+        case writable
+        /// `.rodata`, `.rodata.*`: before load only; the kernel freezes the map at load.
+        case writableUntilLoad
+        /// `.kconfig`: libbpf fills it at load; never written from here.
+        case readOnly
+    }
+
+    /// The internal map that holds the section.
+    public let map: ObjectMap
+    public let access: Access
+    private var live: MappedMapValue?
+
+    init(map: ObjectMap, access: Access) {
+        self.map = map
+        self.access = access
+    }
+
+    /// Whether a write is allowed now.
+    public var isWritable: Bool {
+        switch access {
+        case .writable: return !map.object.isLoaded || live != nil
+        case .writableUntilLoad: return !map.object.isLoaded
+        case .readOnly: return false
+        }
+    }
+
+    /// Whether the bytes are the live, kernel-shared map (after load).
+    public var isLive: Bool { live != nil }
+
+    /// Maps the loaded map into this process. Called by the skeleton after load.
+    func mapLive() throws(BPFError) {
+        // Not created (autocreate off; libbpf still gives it a placeholder fd).
+        guard map.autocreate, map.fd != nil else { return }
+        live = try map.mapLiveValue(writable: access == .writable)
+    }
+
+    private var readBytes: UnsafeRawBufferPointer {
+        if let live { return UnsafeRawBufferPointer(live.bytes) }
+        guard let initial = map.initialValuePointer else {
+            preconditionFailure("global data of map \(map.name) is not available")
+        }
+        return UnsafeRawBufferPointer(initial)
+    }
+
+    /// Calls `body` with the section's current bytes.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(readBytes)
+    }
+
+    /// A copy of the section's current bytes.
+    public var bytes: [UInt8] { Array(readBytes) }
+
+    /// Reads the variable at `offset`.
+    public func load<T>(at offset: Int, _ codec: BTFCodec<T>) -> T {
+        codec.load(readBytes, at: offset)
+    }
+
+    /// Writes the variable `name` at `offset`. Writing a read-only section
+    /// (`.rodata` after load, `.kconfig`) is a programming error.
+    public func store<T>(_ value: T, at offset: Int, _ codec: BTFCodec<T>, name: String) {
+        if let live {
+            precondition(access == .writable, "\(name): \(sectionName) is read-only after load()")
+            codec.store(value, live.bytes, at: offset)
+            return
+        }
+        switch access {
+        case .readOnly:
+            preconditionFailure("\(name): \(sectionName) is read-only")
+        case .writableUntilLoad:
+            precondition(!map.object.isLoaded, "\(name): \(sectionName) is read-only after load()")
+        case .writable:
+            precondition(!map.object.isLoaded, "\(name): map \(map.name) was not created, nothing to write")
+        }
+        guard let initial = map.initialValuePointer else {
+            preconditionFailure("global data of map \(map.name) is not available")
+        }
+        codec.store(value, initial, at: offset)
+    }
+
+    /// ".rodata", ".bss", ... from the map name ("counter.rodata").
+    private var sectionName: String {
+        let n = map.name
+        if let dot = n.firstIndex(of: ".") { return String(n[dot...]) }
+        return n
+    }
+}

@@ -1,0 +1,114 @@
+import Testing
+import Foundation
+@testable import BPFCore
+import TestSupport
+
+/// ObjectPinner and ObjectTree in-process: the library API the CLI and the
+/// skeletons use, and no descriptor of a pinned object left open afterwards.
+@Suite(.enabled(if: TestEnv.kernelTestsEnabled))
+struct ObjectPinnerTests {
+    /// (kind, id) of every BPF object this process holds a descriptor to.
+    /// Other tests run in parallel, so callers look only for ids they made.
+    static func heldObjects() -> Set<String> {
+        var out: Set<String> = []
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for name in fds {
+            guard let raw = Int32(name) else { continue }
+            let d = fcntl(raw, F_DUPFD_CLOEXEC, 3)
+            guard d >= 0 else { continue }
+            let fd = FileDescriptor(owning: d)
+            guard let kind = Kernel.kind(of: fd), let id = try? Kernel.id(of: fd) else { continue }
+            out.insert("\(kind.rawValue) \(id)")
+        }
+        return out
+    }
+
+    static func ids(_ m: ObjectManifest) -> Set<String> {
+        var s: Set<String> = []
+        for x in m.maps { s.insert("map \(x.id)") }
+        for x in m.programs { s.insert("prog \(x.id)") }
+        for x in m.links { s.insert((x.pinHoldsMap ? "map " : "link ") + "\(x.id)") }
+        return s
+    }
+
+    @Test func pinShowUnpinInProcessLeavesNoDescriptor() throws {
+        let dir = try BPFFSDir("obj_inproc")
+        let root = dir.sub("root")
+        try #require(mkdir(root, 0o700) == 0)
+        var o = ObjectPinOptions()
+        o.attach = true
+        o.pinRoot = root
+        let r = try ObjectPinner.pin(objectFile: try Fixtures.object("obj_tp"), at: dir.sub("t"), options: o)
+        #expect(r.outcome == .pinned)
+        #expect(r.manifest.sha256 == SHA256.hexDigest(try readFileBytes(try Fixtures.object("obj_tp"))))
+        #expect(r.manifest.programs.map(\.name).sorted() == ["obj_tp_getppid", "obj_tp_xdp"])
+        #expect(r.manifest.links.map(\.pinName) == ["obj_tp_getppid"])
+        let mine = Self.ids(r.manifest)
+        #expect(mine.count == 4)
+        #expect(Self.heldObjects().isDisjoint(with: mine), "descriptors left open after pin")
+
+        let status = try ObjectTree.status(at: dir.sub("t"))
+        #expect(status.complete)
+        #expect(status.manifest == r.manifest)
+        #expect(status.entries.count == 4)
+        #expect(Self.heldObjects().isDisjoint(with: mine), "descriptors left open after status")
+
+        let again = try ObjectPinner.pin(objectFile: try Fixtures.object("obj_tp"), at: dir.sub("t"), options: o)
+        #expect(again.outcome == .unchanged)
+        #expect(again.manifest == r.manifest)
+
+        // A failure (a by-name map that does not fit) also closes what it opened.
+        let bad = try #require(mkdir(dir.sub("mm"), 0o700) == 0 ? dir.sub("mm") : nil)
+        let c = try Bpftool.run(["map", "create", root + "/obj_shared", "type", "array", "key", "4", "value", "4",
+                                 "entries", "1", "name", "obj_shared"])
+        try #require(c.status == 0, "\(c.stderr)")
+        let before = Self.heldObjects()
+        do {
+            _ = try ObjectPinner.pin(objectFile: try Fixtures.object("obj_shared_a"), at: bad + "/x", options: o)
+            Issue.record("a mismatching by-name map must fail")
+        } catch let error as BPFError {
+            #expect(error.description.contains("map obj_shared"))
+            #expect(error.description.contains("value size differs (pinned 4, object 8)"))
+        }
+        #expect(ObjectKitLite.names(bad).isEmpty)
+        let sharedID = try #require(try Bpftool.json(["map", "show", "pinned", root + "/obj_shared"]) as? [String: Any])["id"] as? Int
+        #expect(!Self.heldObjects().subtracting(before).contains("map \(sharedID!)"), "the reused map's descriptor stayed open")
+
+        let removed = try ObjectTree.unpin(dir.sub("t"))
+        #expect(removed == r.manifest)
+        #expect(Self.heldObjects().isDisjoint(with: mine))
+        // Nothing holds the programs any more: they go.
+        let progs = r.manifest.programs.map(\.id)
+        var gone = false
+        for _ in 0..<250 where !gone {
+            gone = progs.allSatisfy { !PinnedObjectSummary.exists(.program, id: $0) }
+            if !gone { usleep(20_000) }
+        }
+        #expect(gone)
+        dir.remove()
+    }
+
+    @Test func manifestRoundTripsAndRejectsOtherVersions() throws {
+        var m = ObjectManifest(sha256: String(repeating: "ab", count: 32), objectName: "x", file: "/a b/x.o",
+                               options: "attach=1;pin_root=/sys/fs/bpf", attach: true, pinnedAt: 1_700_000_000)
+        m.maps = [.init(pinName: "x_bss", name: "x.bss", id: 7, type: "array", sharedPin: nil, reusedPin: "/p/m")]
+        m.programs = [.init(name: "p", id: 9, type: "xdp", section: "xdp", link: nil, notAttached: "no\ttarget")]
+        m.links = [.init(pinName: "ops", id: 3, type: "struct_ops_map", program: nil, structOpsMap: "ops")]
+        var bytes = m.encoded()
+        bytes += [0, 0, 0]
+        let back = try ObjectManifest.decode(bytes)
+        var expected = m
+        expected.programs[0].notAttached = "no target"
+        #expect(back == expected)
+        #expect(back.links[0].pinHoldsMap)
+        #expect(throws: BPFError.self) { try ObjectManifest.decode(Array("bpfswift-object 2\nend\n".utf8)) }
+        #expect(throws: BPFError.self) { try ObjectManifest.decode(Array(m.encoded().dropLast(4))) }
+    }
+}
+
+/// The few helpers the in-process test needs (BPFCoreTests cannot see the CLI test target's ObjectKit).
+enum ObjectKitLite {
+    static func names(_ dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+    }
+}
