@@ -41,8 +41,12 @@ enum Batch {
             let args = line.split(separator: "\u{1f}", omittingEmptySubsequences: false).map(String.init)
             let before = openDescriptors()
             let out = OutputSink(), err = OutputSink()
+            var t0 = timespec(), t1 = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &t0)
             let status = CLI.run(args, out: out, err: err, skipProgramName: false)
             out.flush(); err.flush()
+            clock_gettime(CLOCK_MONOTONIC, &t1)
+            let micros = (t1.tv_sec - t0.tv_sec) * 1_000_000 + (t1.tv_nsec - t0.tv_nsec) / 1000
             let after = openDescriptors()
             let leaked = after.filter { before[$0.key] != $0.value }.sorted { $0.key < $1.key }
 
@@ -51,6 +55,7 @@ enum Batch {
             w.field("index", index)
             w.key("args"); w.beginArray(); for a in args { w.string(a) }; w.endArray()
             w.field("status", Int(status))
+            w.field("micros", micros)
             w.field("out", out.text)
             w.field("err", err.text)
             w.key("leaked"); w.beginArray(); for (fd, target) in leaked { w.string("\(fd) -> \(target)") }; w.endArray()

@@ -13,8 +13,9 @@ import BPFCore
 /// What a fuzz input is fed to.
 enum FuzzTarget: String, CaseIterable {
     /// Object bytes → `object inspect` (text and JSON): our ELF section reader,
-    /// libbpf's open, metadata through BTFDumper, struct_ops members; then
-    /// every type of the object's BTF through BTFDumper.
+    /// libbpf's open, metadata through BTFDumper, struct_ops members; `gen
+    /// skeleton` (Swift and C); then every type of the object's BTF through
+    /// BTFDumper.
     case object
     /// BTF bytes → BTF.parse(bytes:) → every type through BTFDumper (JSON,
     /// text, compact text) over patterned data, and every DATASEC as metadata.
@@ -66,8 +67,8 @@ enum FuzzTargets {
     /// with BPFObject.open(bytes:) and every type of its BTF is dumped.
     static func objectTarget(_ bytes: [UInt8]) {
         let file = ScratchFile.shared.write(bytes)
-        for json in [false, true] {
-            let args = (json ? ["-j"] : []) + ["object", "inspect", file]
+        for args in [["object", "inspect", file], ["-j", "object", "inspect", file],
+                     ["gen", "skeleton", file], ["gen", "skeleton", file, "--lang", "c"]] {
             let r = runCLI(args)
             checkResult(args, r, allowed: [0, 1])
         }
@@ -173,6 +174,9 @@ enum FuzzTargets {
         ["link", "show"], ["link", "list"], ["link", "help"],
         ["object", "show"], ["object", "list"], ["object", "inspect"], ["object", "help"],
         ["version"], ["help"],
+        // Appended (the seeds' first byte indexes this table).
+        ["struct_ops", "show"], ["struct_ops", "list"], ["struct_ops", "dump"], ["struct_ops", "help"],
+        ["gen", "skeleton"], ["gen", "help"],
     ]
 
     /// Words that may stand before the verb: only global options (and

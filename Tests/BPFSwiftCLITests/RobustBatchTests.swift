@@ -116,6 +116,8 @@ struct BatchResult {
     var err: String
     /// Descriptors open after the command that were not before ("5 -> anon_inode:bpf-map").
     var leaked: [String]
+    /// How long CLI.run took.
+    var micros: Int
 }
 
 /// A batch of command lines run in one harness process (see Sources/BPFSwiftFuzz/Batch.swift).
@@ -145,7 +147,8 @@ struct CommandBatch {
             guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
             results.append(BatchResult(index: o["index"] as? Int ?? -1, args: o["args"] as? [String] ?? [],
                                        status: Int32(o["status"] as? Int ?? -1), out: o["out"] as? String ?? "",
-                                       err: o["err"] as? String ?? "", leaked: o["leaked"] as? [String] ?? []))
+                                       err: o["err"] as? String ?? "", leaked: o["leaked"] as? [String] ?? [],
+                                       micros: o["micros"] as? Int ?? 0))
         }
         return (results, r)
     }
