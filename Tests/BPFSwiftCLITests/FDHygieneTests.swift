@@ -119,6 +119,22 @@ struct FDHygieneTests {
                   ["object", "show", "/nonexistent"], ["object", "list", scratch], ["object", "unpin", map]] {
             run(.failure, a)
         }
+        // gen skeleton and struct_ops (the optional map only: its name is this test's own).
+        let optional = ["--disable", "rob_ca", "--disable", "rob_ca_nolink", "--enable", "rob_ca_optional"]
+        try FileManager.default.createDirectory(atPath: fs.sub("solinks"), withIntermediateDirectories: false)
+        for a in [["gen", "skeleton", counter], ["gen", "skeleton", counter, "--lang", "c"], ["gen", "skeleton", structOps],
+                  ["gen", "skeleton", structOps, "--lang", "c", "name", "rob"],
+                  ["struct_ops", "register", structOps, fs.sub("solinks")] + optional,
+                  ["struct_ops", "show"], ["-j", "struct_ops", "show", "name", "rob_ca_optional"], ["struct_ops", "dump"],
+                  ["-j", "struct_ops", "dump", "name", "rob_ca_optional"], ["struct_ops", "unregister", "name", "rob_ca_optional"]] {
+            run(.success, a)
+        }
+        for a in [["gen", "skeleton", scratch + "/text"], ["gen", "skeleton", "/nonexistent"], ["gen", "skeleton", counter, "name", "1x"],
+                  ["struct_ops", "register", structOps] + optional, ["struct_ops", "register", counter, fs.sub("solinks")],
+                  ["struct_ops", "show", "name", "no_such_ops"], ["struct_ops", "dump", "id", "4294967295"],
+                  ["struct_ops", "unregister", "name", "rob_ca_optional"]] {
+            run(.failure, a)
+        }
         // Fault injection: every step of pin and unpin fails once, and rolls back.
         for step in ["lock", "open", "configure", "load", "pin-maps", "pin-programs", "attach", "pin-links", "manifest",
                      "publish-shared", "publish"] {

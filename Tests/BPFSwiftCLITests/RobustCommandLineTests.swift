@@ -135,6 +135,32 @@ struct RobustCommandLineTests {
             failure(["object", "inspect", "/dev/stdin"]), failure(["object", "inspect", T + "/fifo"]),
             failure(["object", "inspect", T + "/text"]), failure(["object", "inspect", "/proc/self/mem"]),
             failure(["object", "inspect", map]), failure(["object", "inspect", "/sys/kernel/btf/vmlinux"]),
+            // gen skeleton.
+            usage(["gen"]), usage(["gen", "skeleton"]), usage(["gen", "skeleton", obj, "--lang"]),
+            usage(["gen", "skeleton", obj, "--lang", "rust"], "rust"), usage(["gen", "skeleton", obj, "--lang", ""]),
+            usage(["gen", "skeleton", obj, "--lang", "c", "--lang", "swift"]), usage(["gen", "skeleton", obj, "name"]),
+            usage(["gen", "skeleton", obj, "name", "A", "name", "B"]), usage(["gen", "skeleton", obj, "frob"]),
+            usage(["gen", "skeleton", obj, ""]),
+            either(["gen", "skeleton", obj, "name", "1bad"]), either(["gen", "skeleton", obj, "name", "class"]),
+            either(["gen", "skeleton", obj, "name", ""]), either(["gen", "skeleton", obj, "--lang", "c", "name", "a-b"]),
+            either(["gen", "skeleton", obj, "--lang", "c", "name", "int"]),
+            failure(["gen", "skeleton", none]), failure(["gen", "skeleton", ""]), failure(["gen", "skeleton", "/dev/zero"]),
+            failure(["gen", "skeleton", T + "/fifo"]), failure(["gen", "skeleton", T + "/text"]),
+            failure(["gen", "skeleton", T]), failure(["gen", "skeleton", map]),
+            failure(["gen", "skeleton", "/dev/null", "--lang", "c"]),
+            // struct_ops.
+            usage(["struct_ops", "show", "id"]), usage(["struct_ops", "show", "id", "x"]),
+            usage(["struct_ops", "show", "pinned", map]), usage(["struct_ops", "show", "id", "1", "x"]),
+            failure(["struct_ops", "show", "id", "4294967295"]), failure(["struct_ops", "show", "name", "no_such_ops"]),
+            failure(["struct_ops", "dump", "id", "4294967295"]), usage(["struct_ops", "dump", "tag", "x"]),
+            usage(["struct_ops", "register"]), failure(["struct_ops", "register", none]),
+            failure(["struct_ops", "register", T + "/text"]), failure(["struct_ops", "register", "/dev/zero"]),
+            failure(["struct_ops", "register", obj]),
+            either(["struct_ops", "register", try Fixtures.object("rob_struct_ops"), T, "--disable", "rob_ca",
+                    "--disable", "rob_ca_nolink"]),
+            either(["struct_ops", "register", try Fixtures.object("rob_struct_ops"), F, "--enable", "no_such_map"]),
+            usage(["struct_ops", "unregister"]), usage(["struct_ops", "unregister", "id", "1", "x"]),
+            failure(["struct_ops", "unregister", "id", "4294967295"]), failure(["struct_ops", "unregister", "name", "no_such_ops"]),
         ]
     }
 
