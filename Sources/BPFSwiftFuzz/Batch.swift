@@ -12,7 +12,8 @@ import BPFSwiftCLI
 /// FILE holds commands separated by the ASCII record separator (0x1e), the
 /// words of each separated by the unit separator (0x1f), so that words may
 /// hold newlines. A record `!setenv NAME VALUE` or `!unsetenv NAME` changes
-/// the environment for the commands after it (fault injection).
+/// the environment for the commands after it (fault injection);
+/// `!outlimit BYTES` reports at most BYTES of each later command's stdout.
 ///
 /// The robustness tests use it to run hundreds of commands (mutated objects,
 /// malformed command lines, every command path for descriptor counting)
@@ -28,7 +29,12 @@ enum Batch {
         }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\u{1e}", omittingEmptySubsequences: true)
         var index = 0
+        var outLimit = Int.max
         for line in lines {
+            if line.hasPrefix("!outlimit ") {
+                outLimit = Int(line.dropFirst("!outlimit ".count)) ?? Int.max
+                continue
+            }
             if line.hasPrefix("!setenv ") {
                 let parts = line.dropFirst("!setenv ".count).split(separator: " ", maxSplits: 1)
                 setenv(String(parts[0]), parts.count > 1 ? String(parts[1]) : "", 1)
@@ -56,7 +62,8 @@ enum Batch {
             w.key("args"); w.beginArray(); for a in args { w.string(a) }; w.endArray()
             w.field("status", Int(status))
             w.field("micros", micros)
-            w.field("out", out.text)
+            w.field("out", out.captured.count > outLimit
+                    ? String(decoding: out.captured.prefix(outLimit), as: UTF8.self) : out.text)
             w.field("err", err.text)
             w.key("leaked"); w.beginArray(); for (fd, target) in leaked { w.string("\(fd) -> \(target)") }; w.endArray()
             w.endObject()

@@ -42,12 +42,14 @@ enum Robust {
         p.standardError = errPipe
         p.standardInput = FileHandle.nullDevice
         try p.run()
-        var outData = Data(), errData = Data()
+        // Both pipes are drained at once so that neither fills up.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let outBox = Box(), errBox = Box()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { outData = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { outBox.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter()
-        DispatchQueue.global().async { errData = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
         while p.isRunning {
@@ -61,8 +63,8 @@ enum Robust {
         p.waitUntilExit()
         group.wait()
         return TimedResult(status: p.terminationStatus,
-                           stdout: String(decoding: outData, as: UTF8.self),
-                           stderr: String(decoding: errData, as: UTF8.self),
+                           stdout: String(decoding: outBox.data, as: UTF8.self),
+                           stderr: String(decoding: errBox.data, as: UTF8.self),
                            signaled: p.terminationReason == .uncaughtSignal,
                            timedOut: timedOut)
     }
@@ -132,6 +134,8 @@ struct CommandBatch {
     }
 
     mutating func setenv(_ name: String, _ value: String) { records.append("!setenv \(name) \(value)") }
+    /// Report at most `bytes` of each later command's stdout (its status and stderr are whole).
+    mutating func limitOutput(to bytes: Int) { records.append("!outlimit \(bytes)") }
     mutating func unsetenv(_ name: String) { records.append("!unsetenv \(name)") }
 
     /// Runs the batch; `process` tells whether the harness itself ended well
