@@ -100,6 +100,11 @@ struct RobustObjectTests {
             for (v, what) in [(8, "NOBITS"), (9, "REL"), (2, "SYMTAB")] {
                 add("\(s.name) sh_type \(what)") { put(&$0, h + 4, UInt64(v), width: 4) }
             }
+            // NOBITS sections have no bytes in the file, so nothing checks where they claim to lie.
+            add("\(s.name) NOBITS at a huge offset") { put(&$0, h + 4, 8, width: 4); put(&$0, h + 24, UInt64.max - 15, width: 8) }
+            add("\(s.name) NOBITS, huge offset and size") {
+                put(&$0, h + 4, 8, width: 4); put(&$0, h + 24, UInt64.max - 15, width: 8); put(&$0, h + 32, UInt64.max - 15, width: 8)
+            }
             add("\(s.name) sh_link bogus") { put(&$0, h + 40, 0xffff, width: 4) }
             add("\(s.name) sh_info bogus") { put(&$0, h + 44, 0xfff0, width: 4) }
             add("\(s.name) name past the table") { put(&$0, h, 0xffff_fff0, width: 4) }

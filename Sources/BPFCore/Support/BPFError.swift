@@ -31,8 +31,12 @@ public struct BPFError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 }
 
-/// The C library's text for an errno value.
+/// The C library's text for an errno value (libbpf's own for its codes, 4000 and up).
 public func errnoText(_ code: Int32) -> String {
+    if code >= 4000 && code < 4100 {
+        var buf = [CChar](repeating: 0, count: 128)
+        if libbpf_strerror(code, &buf, buf.count) == 0 { return String(cString: buf) }
+    }
     guard let p = strerror(code) else { return "errno \(code)" }
     return String(cString: p)
 }
