@@ -73,7 +73,8 @@ enum FuzzTargets {
             checkResult(args, r, allowed: [0, 1])
         }
         guard let obj = try? BPFObject.open(bytes: bytes, options: ObjectOpenOptions(objectName: "fuzz")) else { return }
-        _ = obj.maps.map { ($0.name, $0.typeName, $0.pinPath, $0.initialValue?.count) }
+        // The initial value's size, not a copy: a .bss may claim gigabytes (libbpf maps them lazily).
+        _ = obj.maps.map { ($0.name, $0.typeName, $0.pinPath, $0.initialValuePointer?.count) }
         _ = obj.programs.map { ($0.name, $0.sectionName, $0.typeName, $0.instructionCount) }
         if let btf = obj.btf { dumpEveryType(btf, limit: 2048) }
     }
@@ -83,6 +84,8 @@ enum FuzzTargets {
     static func btfTarget(_ bytes: [UInt8]) {
         guard let btf = try? BTF.parse(bytes: bytes) else { return }
         dumpEveryType(btf, limit: 4096)
+        // Values from the input itself too, so that the fuzzer steers the data as well as the types.
+        dumpEveryType(btf, limit: 4096, data: bytes)
     }
 
     /// Data for values: runs of printable letters, NULs and mixed bytes, so
@@ -95,7 +98,11 @@ enum FuzzTargets {
         }
     }
 
-    static func dumpEveryType(_ btf: BTF, limit: UInt32) {
+    static func dumpEveryType(_ btf: BTF, limit: UInt32, data: [UInt8]? = nil) {
+        var pattern = Self.pattern
+        if let data, !data.isEmpty {
+            pattern = (0..<Self.pattern.count).map { data[$0 % data.count] }
+        }
         let dumper = BTFDumper(btf: btf)
         let count = min(btf.typeCount, limit)
         guard count > 1 else { return }
