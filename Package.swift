@@ -20,6 +20,9 @@ let package = Package(
         // Dispatcher, commands, renderers, generators: testable in-process.
         .target(name: "BPFSwiftCLI", dependencies: ["BPFCore"]),
         .executableTarget(name: "bpfswift", dependencies: ["BPFSwiftCLI"]),
+        // Fuzz harness (libFuzzer via scripts/fuzz); built normally it replays
+        // corpora and runs command batches for the robustness tests.
+        .executableTarget(name: "BPFSwiftFuzz", dependencies: ["BPFSwiftCLI", "BPFCore"]),
         // Shared by the test targets: fixtures, unique bpffs dirs, running the binary, bpftool oracle.
         .target(name: "TestSupport", dependencies: ["BPFCore"], path: "Tests/TestSupport"),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore", "TestSupport"]),

@@ -21,7 +21,6 @@ public enum CLI {
     public static var usageText: String {
         """
         Usage: bpfswift [OPTIONS] OBJECT { COMMAND | help }
-               bpfswift batch is not supported; run one command per invocation
                bpfswift version
 
                OBJECT := { prog | map | link | object | struct_ops | gen | version | help }
@@ -72,11 +71,14 @@ public enum CLI {
         do {
             if showVersion { try VersionCommand.run(ctx); return 0 }
             if rest.isEmpty || (showHelp && rest.count == 1 && !objectWords.contains(where: { $0.hasPrefix(rest[0]) })) {
-                out.write(usageText)
-                return showHelp ? 0 : 2
+                if showHelp { out.write(usageText); return 0 }
+                // A failure: the usage and the error line go to stderr (stdout stays for -j's {"error": ...}).
+                err.write(usageText)
+                throw UsageError("expected an OBJECT")
             }
             let word = rest[0]
-            guard let object = objectWords.first(where: { $0.hasPrefix(word) }) else {
+            // An empty word is no prefix (bpftool's is_prefix): `bpfswift "" ...` must not run the first object.
+            guard !word.isEmpty, let object = objectWords.first(where: { $0.hasPrefix(word) }) else {
                 if word.count > 1 && word.hasPrefix("-") {
                     throw UsageError("unknown option '\(word)'; expected \(optionsGrammar)")
                 }
@@ -89,7 +91,7 @@ public enum CLI {
                 // `help --man [OBJECT]` prints a man page generated from the command tables.
                 if rest.count >= 2 && rest[1] == "--man" {
                     if rest.count == 2 { out.write(ManPage.renderMain(groups)); return 0 }
-                    guard let g = groups.first(where: { $0.name.hasPrefix(rest[2]) }) else {
+                    guard !rest[2].isEmpty, let g = groups.first(where: { $0.name.hasPrefix(rest[2]) }) else {
                         throw UsageError("help --man: unknown object '\(rest[2])'; expected one of: \(groups.map(\.name).joined(separator: ", "))")
                     }
                     out.write(ManPage.render(g)); return 0
@@ -151,7 +153,16 @@ public enum CLI {
 
     /// One error line on stderr; with -j also `{"error": ...}` on stdout, as bpftool does.
     static func report(_ message: String, _ ctx: Context) {
-        ctx.err.line("Error: " + message)
+        // One line, whatever the words in it hold (a path or name with a newline).
+        var line = ""
+        for c in message.unicodeScalars {
+            switch c {
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            default: line.unicodeScalars.append(c)
+            }
+        }
+        ctx.err.line("Error: " + line)
         if ctx.json {
             var w = JSONWriter(pretty: ctx.options.pretty)
             w.beginObject(); w.field("error", message); w.endObject()

@@ -60,9 +60,11 @@ public struct CommandGroup {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// bpftool's cmd_select: the first entry that starts with `word`.
+    /// bpftool's cmd_select: the first entry that starts with `word` (never
+    /// for an empty word: `object ""` must not select `pin`).
     public func select(_ word: String) -> Command? {
-        commands.first { $0.name.hasPrefix(word) }
+        guard !word.isEmpty else { return nil }
+        return commands.first { $0.name.hasPrefix(word) }
     }
 }
 

@@ -110,7 +110,8 @@ import TestSupport
         let top = runCLI("help")
         #expect(top.status == 0 && top.out.contains("OBJECT := { prog | map | link | object | struct_ops | gen | version | help }"))
         let bare = runCLI()
-        #expect(bare.status == 2 && bare.out.hasPrefix("Usage: bpfswift"))
+        // No OBJECT is a usage error: the usage goes to stderr with the error line, stdout stays empty.
+        #expect(bare.status == 2 && bare.err.hasPrefix("Usage: bpfswift") && bare.out.isEmpty)
     }
 
     /// Every `bpfswift OBJECT VERB` in the code of README.md and Docs/guide.md

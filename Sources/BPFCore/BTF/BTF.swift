@@ -173,10 +173,45 @@ public final class BTF {
         return r >= 0 ? Int(r) : nil
     }
 
-    /// Alignment of the type. Calls `btf__align_of`.
+    /// Alignment of the type. Calls `btf__align_of`, once the types it would
+    /// walk are known to hold no cycle and to be a bounded walk: libbpf
+    /// recurses through typedefs, arrays and members without a limit or a
+    /// memo, so hostile BTF (a struct holding itself, or members that share
+    /// members level after level) would overflow the stack or never end.
     public func alignOf(_ id: UInt32) -> Int? {
+        guard alignmentWalk(id, limit: 1 << 20) != nil else { return nil }
         let r = btf__align_of(handle, id)
         return r > 0 ? Int(r) : nil
+    }
+
+    /// How many calls btf__align_of would make for `id` (at most), or nil
+    /// when the walk has a cycle or would take more than `limit` calls.
+    private func alignmentWalk(_ id: UInt32, limit: Int) -> Int? {
+        var memo: [UInt32: Int] = [:]
+        var walking: Set<UInt32> = []
+        func calls(_ id: UInt32, _ depth: Int) -> Int? {
+            if let c = memo[id] { return c }
+            guard depth < 512, !walking.contains(id) else { return nil }
+            guard let t = type(id) else { return 1 }
+            let next: [UInt32]
+            switch t.kind {
+            case .typedef, .volatile, .const, .restrict, .typeTag: next = [t.referencedType]
+            case .array: next = [t.arrayElementType]
+            case .structure, .union: next = t.members.map(\.typeID)
+            default: next = []
+            }
+            walking.insert(id)
+            defer { walking.remove(id) }
+            var total = 1
+            for n in next {
+                guard let c = calls(n, depth + 1) else { return nil }
+                total += c
+                if total > limit { return nil }
+            }
+            memo[id] = total
+            return total
+        }
+        return calls(id, 0)
     }
 
     /// The type id with typedefs and modifiers skipped.

@@ -52,7 +52,8 @@ public struct BTFDumper {
     public func writeJSON(typeID: UInt32, data: UnsafeRawBufferPointer, to w: inout JSONWriter) throws(BPFError) {
         let node = try plan.root(typeID, dataCount: data.count)
         guard let base = data.baseAddress else { throw plan.tooShort(typeID, data.count) }
-        try DumpWalker.write(node, base, base + data.count, 0, &w)
+        var budget = DumpWalker.budget(forBytes: data.count)
+        try DumpWalker.write(node, base, base + data.count, 0, &w, &budget)
     }
 
     /// Appends the value as bpftool's plain-text `map dump` prints it: its
@@ -78,7 +79,8 @@ public struct BTFDumper {
         // String appended.
         var sink = TextSink(buffer: plan.takeScratch(), pretty: pretty, depth: max(depth, 0))
         defer { plan.returnScratch(sink.out) }
-        try DumpWalker.write(node, base, base + data.count, 0, &sink)
+        var budget = DumpWalker.budget(forBytes: data.count)
+        try DumpWalker.write(node, base, base + data.count, 0, &sink, &budget)
         s.append(String(decoding: sink.out, as: UTF8.self))
     }
 }
@@ -198,9 +200,15 @@ final class DumpPlan {
         throw fail(id, "too many typedefs or modifiers")
     }
 
+    /// Types being compiled: meeting one again means the type holds itself.
+    private var compiling: Set<UInt32> = []
+
     func node(_ id: UInt32, depth: Int) throws(BPFError) -> DumpNode {
         if let n = nodes[id] { return n }
         guard depth < 64 else { throw fail(id, "types nested too deeply") }
+        // Malformed BTF can make a struct contain itself (not through a pointer):
+        // a plan with that cycle would make the walk recurse forever.
+        guard !compiling.contains(id) else { throw fail(id, "it contains itself") }
         guard let t = btf.type(id) else {
             // Type 0 (void): bpftool prints "(unknown)".
             let n = DumpNode(); n.kind = .unknown; nodes[id] = n; return n
@@ -215,15 +223,10 @@ final class DumpPlan {
             break
         }
         let n = DumpNode()
-        // Registered before the children so that a malformed cycle ends at the depth limit
-        // rather than recursing forever.
+        compiling.insert(id)
+        defer { compiling.remove(id) }
+        n.kind = try compile(t, depth: depth)
         nodes[id] = n
-        do {
-            n.kind = try compile(t, depth: depth)
-        } catch {
-            nodes[id] = nil
-            throw error
-        }
         return n
     }
 
@@ -579,8 +582,20 @@ enum DumpWalker {
         return (high, low)
     }
 
+    /// How many values a value of `bytes` bytes may be formatted as. Real
+    /// layouts stay far below (a value per bit, unions of a few members);
+    /// malformed BTF can describe a layout that expands without end (members
+    /// overlapping level after level, arrays of billions of empty structs).
+    static func budget(forBytes bytes: Int) -> Int { 4096 + 64 * bytes }
+
+    private static func tooLarge() -> BPFError {
+        BPFError("format BTF value: its type expands to more values than its bytes can hold", errno: E2BIG)
+    }
+
     static func write<S: DumpSink>(_ node: DumpNode, _ p: UnsafeRawPointer, _ end: UnsafeRawPointer,
-                                   _ bitOffset: UInt8, _ s: inout S) throws(BPFError) {
+                                   _ bitOffset: UInt8, _ s: inout S, _ budget: inout Int) throws(BPFError) {
+        budget -= 1
+        if budget < 0 { throw tooLarge() }
         switch node.kind {
         case let .int(bits, signed):
             if bitOffset != 0 {
@@ -666,7 +681,7 @@ enum DumpWalker {
             s.beginArray()
             var q = p
             for _ in 0..<count {
-                try write(element, q, end, 0, &s)
+                try write(element, q, end, 0, &s, &budget)
                 q += elementSize
             }
             s.endArray()
@@ -676,7 +691,7 @@ enum DumpWalker {
                 s.key(m.name)
                 let q = p + m.byteOffset
                 if let child = m.node {
-                    try write(child, q, end, m.bitInByte, &s)
+                    try write(child, q, end, m.bitInByte, &s, &budget)
                 } else {
                     guard q + (Int(m.bitInByte) + Int(m.bitfieldSize) + 7) / 8 <= end else { throw overrun() }
                     let v = bitfield(q, end, bits: Int(m.bitfieldSize), bitOffset: Int(m.bitInByte))
@@ -687,14 +702,14 @@ enum DumpWalker {
         case let .variable(name, value):
             s.beginObject()
             s.key(name)
-            try write(value, p, end, bitOffset, &s)
+            try write(value, p, end, bitOffset, &s, &budget)
             s.endObject()
         case let .section(name, variables):
             s.beginObject()
             s.key(name)
             s.beginArray()
             for v in variables {
-                try write(v.node, p + v.offset, end, 0, &s)
+                try write(v.node, p + v.offset, end, 0, &s, &budget)
             }
             s.endArray()
             s.endObject()

@@ -66,7 +66,7 @@ struct ELFFile {
         }
         let names = raw[shstrndx].s
         sections = raw.map { r in
-            Section(index: r.s.index, name: Self.cString(bytes, Int(names.offset), Int(names.size), Int(r.nameOff)),
+            Section(index: r.s.index, name: Self.cString(bytes, table: names, Int(r.nameOff)),
                     type: r.s.type, flags: r.s.flags, offset: r.s.offset, size: r.s.size,
                     link: r.s.link, info: r.s.info, entrySize: r.s.entrySize)
         }
@@ -80,7 +80,7 @@ struct ELFFile {
         let n = Int(tab.size / 24)
         for i in 0..<n {
             let o = Int(tab.offset) + i * 24
-            out.append(Symbol(name: Self.cString(bytes, Int(str.offset), Int(str.size), Int(Self.u32(bytes, o))),
+            out.append(Symbol(name: Self.cString(bytes, table: str, Int(Self.u32(bytes, o))),
                               info: bytes[o + 4], sectionIndex: Self.u16(bytes, o + 6),
                               value: Self.u64(bytes, o + 8), size: Self.u64(bytes, o + 16)))
         }
@@ -124,9 +124,17 @@ struct ELFFile {
     static func u32(_ b: [UInt8], _ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(b[o + $1]) << (8 * UInt32($1)) } }
     static func u64(_ b: [UInt8], _ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) } }
 
+    /// The NUL-terminated string at `off` within the string table `table`
+    /// ("" when out of range; a NOBITS table has no bytes, whatever its
+    /// header says: its offset and size are not checked against the file).
+    static func cString(_ b: [UInt8], table: Section, _ off: Int) -> String {
+        guard table.type != 8, table.offset <= UInt64(b.count), table.size <= UInt64(b.count) - table.offset else { return "" }
+        return cString(b, Int(table.offset), Int(table.size), off)
+    }
+
     /// The NUL-terminated string at `off` within the table at `base` of `size` bytes ("" when out of range).
     static func cString(_ b: [UInt8], _ base: Int, _ size: Int, _ off: Int) -> String {
-        guard off < size, base + size <= b.count else { return "" }
+        guard off >= 0, off < size, base >= 0, size <= b.count, base <= b.count - size else { return "" }
         var end = base + off
         while end < base + size && b[end] != 0 { end += 1 }
         return String(decoding: b[(base + off)..<end], as: UTF8.self)

@@ -97,8 +97,10 @@ public struct ObjectInspection {
             if s.name == "license" {
                 let c = elf.contents(s)
                 r.license = String(decoding: c.prefix { $0 != 0 }, as: UTF8.self)
-            } else if s.name == "version", s.size >= 4 {
-                r.kernelVersion = ELFFile.u32(bytes, Int(s.offset))
+            } else if s.name == "version" {
+                // contents(): no bytes for NOBITS, whose offset may lie anywhere.
+                let c = elf.contents(s)
+                if c.count >= 4 { r.kernelVersion = ELFFile.u32(Array(c.prefix(4)), 0) }
             }
         }
 
@@ -147,9 +149,10 @@ public struct ObjectInspection {
                           let elfSec = elf.sections.first(where: { $0.name == t.name }) else { break search }
                     var slots: [(Int, String, String)] = []
                     for rs in elf.sections where rs.type == 9 && Int(rs.info) == elfSec.index {
-                        for rel in elf.relocations(rs) where rel.offset >= UInt64(v.offset) && rel.offset < UInt64(v.offset + v.size) {
-                            let moff = UInt32(rel.offset - UInt64(v.offset)) * 8
-                            guard let idx = st.members.firstIndex(where: { $0.bitOffset == moff }),
+                        // 64-bit arithmetic: offsets and sizes from the file may be anything.
+                        for rel in elf.relocations(rs) where rel.offset >= UInt64(v.offset) && rel.offset < UInt64(v.offset) + UInt64(v.size) {
+                            let moff = (rel.offset - UInt64(v.offset)) * 8
+                            guard let idx = st.members.firstIndex(where: { UInt64($0.bitOffset) == moff }),
                                   Int(rel.symbolIndex) < symbols.count else { continue }
                             slots.append((idx, st.members[idx].name, symbols[Int(rel.symbolIndex)].name))
                         }

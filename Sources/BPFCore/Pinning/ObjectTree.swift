@@ -125,6 +125,11 @@ public enum ObjectTree {
         case .other: throw BPFError("unpin object tree \(path)", errno: ENOTDIR, detail: "not a directory")
         case .directory: break
         }
+        // A filesystem mounted inside the tree is not the tree's: refuse before changing anything.
+        if let mount = try mountPointInside(try openDirectory(tree.path), path: tree.path) {
+            throw BPFError("unpin object tree \(path)", errno: EBUSY,
+                           detail: "\(mount) is a mount point inside it; refusing to remove what is mounted there")
+        }
         if tree.isStagingName {
             // A leftover staging directory: remove it if no run holds it.
             let dir = try openDirectory(tree.path)

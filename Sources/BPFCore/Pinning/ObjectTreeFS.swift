@@ -198,6 +198,8 @@ func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0, stru
     if depth == 0 { unregisterStructOps(in: join(path, ObjectTreeLayout.linksDir), only: structOpsPins) }
     let names = try directoryEntries(dirFD, path: path)
     var firstError: BPFError?
+    var own = stat()
+    if fstat(dirFD.rawValue, &own) != 0 { throw BPFError("remove \(path)", errno: Glibc.errno) }
     // links/ first so that programs stop before their pins go.
     let ordered = names.filter { $0.name == ObjectTreeLayout.linksDir } + names.filter { $0.name != ObjectTreeLayout.linksDir }
     for entry in ordered {
@@ -205,6 +207,15 @@ func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0, stru
             let child = openat(dirFD.rawValue, entry.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if child >= 0 {
                 let childFD = FileDescriptor(owning: child)
+                var st = stat()
+                if fstat(child, &st) != 0 || st.st_dev != own.st_dev {
+                    // Another filesystem is mounted there: what it holds is not the tree's. Never empty it.
+                    if firstError == nil {
+                        firstError = BPFError("remove \(join(path, entry.name))", errno: EBUSY,
+                                              detail: "a filesystem is mounted there; left alone")
+                    }
+                    continue
+                }
                 do { try removeContents(of: childFD, path: join(path, entry.name), depth: depth + 1) } catch {
                     if firstError == nil { firstError = error }
                 }
@@ -217,6 +228,26 @@ func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0, stru
         }
     }
     if let firstError { throw firstError }
+}
+
+/// The first directory under `dirFD` (at `path`) that another filesystem is
+/// mounted on, or nil. Symlinks are not followed. `object unpin` refuses a
+/// tree with one before it changes anything: emptying the tree would reach
+/// into the mounted filesystem.
+func mountPointInside(_ dirFD: FileDescriptor, path: String, depth: Int = 0) throws(BPFError) -> String? {
+    guard depth < 16 else { throw BPFError("read \(path)", errno: ELOOP, detail: "directories nested too deep") }
+    var own = stat()
+    if fstat(dirFD.rawValue, &own) != 0 { throw BPFError("stat \(path)", errno: Glibc.errno) }
+    for entry in try directoryEntries(dirFD, path: path) where entry.isDirectory {
+        let child = openat(dirFD.rawValue, entry.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if child < 0 { throw BPFError("open directory \(join(path, entry.name))", errno: Glibc.errno) }
+        let childFD = FileDescriptor(owning: child)
+        var st = stat()
+        if fstat(child, &st) != 0 { throw BPFError("stat \(join(path, entry.name))", errno: Glibc.errno) }
+        if st.st_dev != own.st_dev { return join(path, entry.name) }
+        if let m = try mountPointInside(childFD, path: join(path, entry.name), depth: depth + 1) { return m }
+    }
+    return nil
 }
 
 /// Unregisters struct_ops maps pinned directly under `linksDir` (the pins of
@@ -258,11 +289,9 @@ func directoryEntries(_ dirFD: FileDescriptor, path: String) throws(BPFError) ->
     rewinddir(d)
     var out: [DirectoryEntry] = []
     while let ent = readdir(d) {
-        let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
+        let name = direntName(ent)
         if name == "." || name == ".." { continue }
-        var type = Int32(ent.pointee.d_type)
+        var type = direntType(ent)
         if type == Int32(DT_UNKNOWN) {
             var st = stat()
             if fstatat(dirFD.rawValue, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
@@ -276,6 +305,20 @@ func directoryEntries(_ dirFD: FileDescriptor, path: String) throws(BPFError) ->
         out.append(DirectoryEntry(name: name, isDirectory: type == Int32(DT_DIR), isSymlink: type == Int32(DT_LNK)))
     }
     return out.sorted { $0.name < $1.name }
+}
+
+/// The name in a readdir(3) entry. Read through a pointer to the field: the
+/// entry may be shorter than `struct dirent` (its name is only as long as it
+/// is), so `ent.pointee` (a copy of the whole struct) reads past the end.
+func direntName(_ ent: UnsafeMutablePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: (UnsafeRawPointer(ent) + offset).assumingMemoryBound(to: CChar.self))
+}
+
+/// The d_type of a readdir(3) entry (DT_DIR, DT_REG, ...), read as `direntName` reads the name.
+func direntType(_ ent: UnsafeMutablePointer<dirent>) -> Int32 {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_type)!
+    return Int32(UnsafeRawPointer(ent).load(fromByteOffset: offset, as: UInt8.self))
 }
 
 /// Makes a directory inside the staging tree.

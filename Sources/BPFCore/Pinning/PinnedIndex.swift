@@ -58,12 +58,10 @@ public final class PinnedIndex {
         guard depth < 64, let d = opendir(dir) else { return }
         defer { closedir(d) }
         while let ent = readdir(d) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
+            let name = direntName(ent)
             if name == "." || name == ".." { continue }
             let path = dir.hasSuffix("/") ? dir + name : dir + "/" + name
-            switch Int32(ent.pointee.d_type) {
+            switch direntType(ent) {
             case Int32(DT_DIR):
                 walk(path, depth: depth + 1)
             case Int32(DT_REG):

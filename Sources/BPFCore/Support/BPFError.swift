@@ -33,7 +33,7 @@ public struct BPFError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 }
 
-/// The C library's text for an errno value.
+/// The C library's text for an errno value (libbpf's own for its codes, 4000 and up).
 public func errnoText(_ code: Int32) -> String {
     // Kernel-internal codes that leak out of the bpf syscall (include/linux/errno.h);
     // the C library has no text for them.
@@ -42,6 +42,10 @@ public func errnoText(_ code: Int32) -> String {
     case 525: return "Object too small (ETOOSMALL)"
     case 512...530: return "kernel error \(code)"
     default: break
+    }
+    if code >= 4000 && code < 4100 {
+        var buf = [CChar](repeating: 0, count: 128)
+        if libbpf_strerror(code, &buf, buf.count) == 0 { return String(cString: buf) }
     }
     guard let p = strerror(code) else { return "errno \(code)" }
     return String(cString: p)

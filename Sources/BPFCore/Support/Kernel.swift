@@ -184,11 +184,19 @@ public func readTextFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Reads a whole file.
+/// Reads a whole regular file. Anything else (a FIFO, /dev/zero, a
+/// directory) is refused at once: reading it could block or never end.
 public func readFileBytes(_ path: String) throws(BPFError) -> [UInt8] {
-    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+    // O_NONBLOCK: opening a FIFO without a writer must not wait.
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     if fd < 0 { throw BPFError("open \(path)", errno: Glibc.errno) }
     defer { _ = Glibc.close(fd) }
+    var st = stat()
+    if fstat(fd, &st) != 0 { throw BPFError("stat \(path)", errno: Glibc.errno) }
+    if (st.st_mode & S_IFMT) != S_IFREG {
+        let e: Int32 = (st.st_mode & S_IFMT) == S_IFDIR ? EISDIR : EINVAL
+        throw BPFError("read \(path)", errno: e, detail: "not a regular file")
+    }
     var out: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {

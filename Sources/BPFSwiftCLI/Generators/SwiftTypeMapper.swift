@@ -33,6 +33,8 @@ final class SwiftTypeMapper {
     private var names: [UInt32: String] = [:]
     private var used: Set<String> = []
     private var inProgress: Set<UInt32> = []
+    /// How deep `ref` is: bounded, as BTF from a file may hold cycles.
+    private var refDepth = 0
     /// Declarations, in the order they were completed (dependencies first).
     private(set) var declarations: [[String]] = []
 
@@ -54,6 +56,10 @@ final class SwiftTypeMapper {
     /// The Swift type of BTF type `id`. `context` names anonymous types
     /// ("cfg" for `struct { ... } cfg;` gives `anon_cfg`).
     func ref(_ id: UInt32, context: String) throws -> SwiftTypeRef {
+        // Malformed BTF can make typedefs, modifiers or arrays refer back to themselves.
+        refDepth += 1
+        defer { refDepth -= 1 }
+        guard refDepth <= 64 else { throw CannotExpress("\(context) has a type that refers to itself (\(describe(id)))") }
         guard let t = btf.type(id) else { throw CannotExpress("\(context) has type void") }
         switch t.kind {
         case .typedef:
