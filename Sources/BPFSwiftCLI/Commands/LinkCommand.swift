@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import BPFCore
 
 /// `bpfswift link`: BPF links: show, pin, detach.
@@ -32,7 +35,16 @@ enum LinkCommand {
             let links = try KernelLink.openAll()
             var infos: [LinkInfo] = []
             infos.reserveCapacity(links.count)
-            for link in links { infos.append(try link.info()) }
+            for link in links {
+                // A link detached between listing and reading it (its program or
+                // map already gone) went away: skip it, as it would not be listed.
+                do {
+                    infos.append(try link.info())
+                } catch {
+                    if error.errno == ENOENT { continue }
+                    throw error
+                }
+            }
             if ctx.json {
                 ctx.emitJSON { w in
                     w.beginArray()
