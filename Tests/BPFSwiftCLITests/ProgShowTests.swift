@@ -211,24 +211,32 @@ struct ProgShowTests {
             #expect(r.status == 0)
         }
         // bpftool's order depends on every program pin on the system, which other
-        // tests change: compare when two bpftool runs around ours agree.
-        var compared = false
-        for _ in 0..<8 where !compared {
+        // tests change while they run (a directory can appear and vanish inside
+        // one walk and not the next): retry until a window where both bpftool
+        // snapshots agree and ours equals them. With seven pins the order is
+        // specific enough that a wrong replay of bpftool's hashmap never matches.
+        var matched = false
+        var last = ""
+        for _ in 0..<30 where !matched {
             let before = try Bpftool.run(["-f", "prog", "show", "id", id]).stdout
             let beforeJSON = try Bpftool.run(["-j", "-f", "prog", "show", "id", id]).stdout
             let ours = try bpfswift("-f", "prog", "show", "id", id)
             let oursJSON = try bpfswift("-j", "-f", "prog", "show", "id", id)
             let after = try Bpftool.run(["-f", "prog", "show", "id", id]).stdout
             let afterJSON = try Bpftool.run(["-j", "-f", "prog", "show", "id", id]).stdout
-            // Both bpftool snapshots must agree, so nothing moved while we ran.
             guard before == after, beforeJSON == afterJSON else { continue }
-            compared = true
-            #expect(ours.stdout == before)
             let a = try #require(try parseJSON(oursJSON.stdout) as? [String: Any])
             let b = try #require(try parseJSON(afterJSON) as? [String: Any])
-            #expect((a["pinned"] as? [String])?.count == 7)
-            #expect(a["pinned"] as? [String] == b["pinned"] as? [String])
+            last = "ours:\n\(ours.stdout)\nbpftool:\n\(before)"
+            if ours.stdout == before, (a["pinned"] as? [String])?.count == 7,
+               a["pinned"] as? [String] == b["pinned"] as? [String] {
+                matched = true
+            } else {
+                usleep(100_000)
+            }
         }
+        #expect(matched, "our -f order never matched bpftool's in a quiet window; last:\n\(last)")
+        let compared = matched
         #expect(compared, "bpftool's output never held still")
     }
 
