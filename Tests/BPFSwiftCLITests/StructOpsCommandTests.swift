@@ -157,8 +157,14 @@ struct StructOpsCommandTests {
         #expect(!names.contains(fx.name("sopsL_")) && !names.contains(fx.name("sopsP_")))
         // The defunct link's pin went with it; the maps are gone.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        // The kernel frees an unregistered map after an RCU grace period: poll briefly.
         for l in [link, plain] {
-            #expect(try Bpftool.run(["struct_ops", "show", "id", String(l.mapID)]).status != 0)
+            var gone = false
+            for _ in 0..<40 where !gone {
+                gone = try Bpftool.run(["struct_ops", "show", "id", String(l.mapID)]).status != 0
+                if !gone { usleep(50_000) }
+            }
+            #expect(gone, "struct_ops map id \(l.mapID) still exists 2 s after unregister")
         }
     }
 

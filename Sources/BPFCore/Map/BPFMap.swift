@@ -117,14 +117,8 @@ public final class BPFMap {
 
     // MARK: elements
 
-    nonisolated(unsafe) private static var cpuCount: Int?
-    /// The number of possible CPUs, read once per run. Calls `libbpf_num_possible_cpus`.
-    public static func possibleCPUs() throws(BPFError) -> Int {
-        if let n = cpuCount { return n }
-        let n = try possibleCPUCount()
-        cpuCount = n
-        return n
-    }
+    /// The number of possible CPUs (see `possibleCPUCount()`).
+    public static func possibleCPUs() throws(BPFError) -> Int { try possibleCPUCount() }
 
     /// Bytes of one value buffer (all CPUs' slots for a per-CPU map).
     public func valueBufferSize() throws(BPFError) -> Int {

@@ -84,10 +84,15 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     }
 }
 
+nonisolated(unsafe) private var possibleCPUCache: Int?
+
 /// The number of possible CPUs: how many values a per-CPU map holds per key.
-/// Calls `libbpf_num_possible_cpus`.
+/// Read once per run; every per-CPU path (map verbs, skeletons, reuse
+/// checks) asks here. Calls `libbpf_num_possible_cpus`.
 public func possibleCPUCount() throws(BPFError) -> Int {
+    if let n = possibleCPUCache { return n }
     let n = libbpf_num_possible_cpus()
     if n < 0 { throw BPFError("get number of possible CPUs", errno: -n) }
+    possibleCPUCache = Int(n)
     return Int(n)
 }

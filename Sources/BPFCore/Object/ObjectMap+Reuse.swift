@@ -19,8 +19,7 @@ extension ObjectMap {
     /// declared without one gets one entry per possible CPU. Calls `libbpf_num_possible_cpus`.
     public var effectiveMaxEntries: UInt32 {
         if bpf_map__type(handle) == BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries == 0 {
-            let n = libbpf_num_possible_cpus()
-            return n > 0 ? UInt32(n) : 0
+            return UInt32((try? possibleCPUCount()) ?? 0)
         }
         return maxEntries
     }

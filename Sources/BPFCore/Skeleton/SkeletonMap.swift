@@ -56,10 +56,7 @@ public class SkeletonMap {
     }
 
     /// Number of possible CPUs (per-CPU values have one slot each). Calls `libbpf_num_possible_cpus`.
-    public static var possibleCPUs: Int {
-        let n = libbpf_num_possible_cpus()
-        return n > 0 ? Int(n) : 1
-    }
+    public static var possibleCPUs: Int { (try? possibleCPUCount()) ?? 1 }
 
     private func requireLoaded(_ what: String) throws(BPFError) {
         guard map.object.isLoaded, map.autocreate, map.fd != nil else {
