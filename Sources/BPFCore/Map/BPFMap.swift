@@ -102,12 +102,12 @@ public final class BPFMap {
     public static func create(type: MapType, name: String, keySize: UInt32, valueSize: UInt32,
                               maxEntries: UInt32, flags: UInt32 = 0, innerMap: BPFMap? = nil,
                               ifindex: UInt32 = 0) throws(BPFError) -> BPFMap {
-        var opts = bpf_map_create_opts()
-        opts.sz = MemoryLayout<bpf_map_create_opts>.size
-        opts.map_flags = flags
-        opts.map_ifindex = ifindex
-        if let innerMap { opts.inner_map_fd = UInt32(bitPattern: innerMap.fd.rawValue) }
-        let fd = bpf_map_create(bpf_map_type(rawValue: type.rawValue), name, keySize, valueSize, maxEntries, &opts)
+        let fd = withLibbpfOptions(bpf_map_create_opts.self) { opts in
+            opts.pointee.map_flags = flags
+            opts.pointee.map_ifindex = ifindex
+            if let innerMap { opts.pointee.inner_map_fd = UInt32(bitPattern: innerMap.fd.rawValue) }
+            return bpf_map_create(bpf_map_type(rawValue: type.rawValue), name, keySize, valueSize, maxEntries, opts)
+        }
         if fd < 0 {
             let e = fd == -1 ? Glibc.errno : -fd
             throw BPFError("create \(type) map \(name)", errno: e, detail: takeLibbpfWarning())

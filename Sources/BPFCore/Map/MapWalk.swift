@@ -76,34 +76,34 @@ extension BPFMap {
         let inBatch = UnsafeMutableRawPointer.allocate(byteCount: cursorSize, alignment: 8)
         let outBatch = UnsafeMutableRawPointer.allocate(byteCount: cursorSize, alignment: 8)
         defer { inBatch.deallocate(); outBatch.deallocate() }
-        var opts = bpf_map_batch_opts()
-        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
-        var first = true
-        while true {
-            var n = UInt32(cap)
-            let r = bpf_map_lookup_batch(fd.rawValue, first ? nil : inBatch, outBatch, keys, values, &n, &opts)
-            let e: Int32 = r == 0 ? 0 : (r == -1 ? Glibc.errno : -r)
-            if e != 0 && e != ENOENT {
-                if e == ENOSPC && n == 0 {
-                    // One hash bucket holds more elements than fit: grow and retry.
-                    cap *= 2
-                    keys.deallocate(); values.deallocate()
-                    keys = UnsafeMutableRawPointer.allocate(byteCount: cap * keySize, alignment: 8)
-                    values = UnsafeMutableRawPointer.allocate(byteCount: max(1, cap * stride), alignment: 8)
-                    continue
+        return try withLibbpfOptions(bpf_map_batch_opts.self) { (opts) throws(BPFError) -> Bool in
+            var first = true
+            while true {
+                var n = UInt32(cap)
+                let r = bpf_map_lookup_batch(fd.rawValue, first ? nil : inBatch, outBatch, keys, values, &n, opts)
+                let e: Int32 = r == 0 ? 0 : (r == -1 ? Glibc.errno : -r)
+                if e != 0 && e != ENOENT {
+                    if e == ENOSPC && n == 0 {
+                        // One hash bucket holds more elements than fit: grow and retry.
+                        cap *= 2
+                        keys.deallocate(); values.deallocate()
+                        keys = UnsafeMutableRawPointer.allocate(byteCount: cap * keySize, alignment: 8)
+                        values = UnsafeMutableRawPointer.allocate(byteCount: max(1, cap * stride), alignment: 8)
+                        continue
+                    }
+                    if first && (e == EINVAL || e == EOPNOTSUPP || e == 524 /* ENOTSUPP */ || e == EPERM) {
+                        return false
+                    }
+                    throw BPFError("batched lookup in \(label)", errno: e)
                 }
-                if first && (e == EINVAL || e == EOPNOTSUPP || e == 524 /* ENOTSUPP */ || e == EPERM) {
-                    return false
+                first = false
+                if n > 0 {
+                    try visitor.visit(MapEntries(count: Int(n), keySize: keySize, valueStride: stride,
+                                                 keys: UnsafeRawPointer(keys), values: UnsafeRawPointer(values)))
                 }
-                throw BPFError("batched lookup in \(label)", errno: e)
+                if e == ENOENT { return true }
+                inBatch.copyMemory(from: outBatch, byteCount: cursorSize)
             }
-            first = false
-            if n > 0 {
-                try visitor.visit(MapEntries(count: Int(n), keySize: keySize, valueStride: stride,
-                                             keys: UnsafeRawPointer(keys), values: UnsafeRawPointer(values)))
-            }
-            if e == ENOENT { return true }
-            inBatch.copyMemory(from: outBatch, byteCount: cursorSize)
         }
     }
 

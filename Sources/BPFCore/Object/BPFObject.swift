@@ -64,15 +64,15 @@ public final class BPFObject {
     }
 
     private static func withOpenOpts<R>(_ o: ObjectOpenOptions, _ body: (UnsafePointer<bpf_object_open_opts>) -> R) -> R {
-        var opts = bpf_object_open_opts()
-        opts.sz = MemoryLayout<bpf_object_open_opts>.size
-        return withOptionalCString(o.pinRoot) { pinRoot in
+        withOptionalCString(o.pinRoot) { pinRoot in
             withOptionalCString(o.objectName) { name in
                 withOptionalCString(o.kconfig) { kconfig in
-                    opts.pin_root_path = pinRoot
-                    opts.object_name = name
-                    opts.kconfig = kconfig
-                    return withUnsafePointer(to: &opts) { body($0) }
+                    withLibbpfOptions(bpf_object_open_opts.self) { opts in
+                        opts.pointee.pin_root_path = pinRoot
+                        opts.pointee.object_name = name
+                        opts.pointee.kconfig = kconfig
+                        return body(opts)
+                    }
                 }
             }
         }

@@ -33,13 +33,13 @@ extension BTF {
             throw BPFError("create BTF dumper", errno: Glibc.errno)
         }
         defer { btf_dump__free(d) }
-        var opts = btf_dump_emit_type_decl_opts()
-        opts.sz = MemoryLayout<btf_dump_emit_type_decl_opts>.size
-        opts.indent_level = Int32(indentLevel)
-        opts.strip_mods = stripModifiers
         let r = name.withCString { n -> Int32 in
-            opts.field_name = n
-            return btf_dump__emit_type_decl(d, typeID, &opts)
+            withLibbpfOptions(btf_dump_emit_type_decl_opts.self) { opts in
+                opts.pointee.indent_level = Int32(indentLevel)
+                opts.pointee.strip_mods = stripModifiers
+                opts.pointee.field_name = n
+                return btf_dump__emit_type_decl(d, typeID, opts)
+            }
         }
         try check(r, "write C declaration of \(name) (BTF type \(typeID))")
         if buffer.truncated { throw BPFError("write C declaration of \(name): output too long", errno: E2BIG) }
