@@ -20,9 +20,12 @@ struct TimedResult {
 }
 
 enum Robust {
-    /// The fuzz harness, built next to bpfswift.
+    /// The fuzz harness: BPFSWIFT_FUZZ_BIN, or built next to bpfswift
+    /// (scripts/test points BPFSWIFT_BIN at the release binary, which is
+    /// built without the harness).
     static var harness: String {
-        URL(fileURLWithPath: TestEnv.binary).deletingLastPathComponent().appendingPathComponent("BPFSwiftFuzz").path
+        if let h = ProcessInfo.processInfo.environment["BPFSWIFT_FUZZ_BIN"] { return h }
+        return URL(fileURLWithPath: TestEnv.binary).deletingLastPathComponent().appendingPathComponent("BPFSwiftFuzz").path
     }
 
     /// Runs `executable` with a time limit; on timeout it is killed (and `timedOut` set).
