@@ -1,6 +1,6 @@
 import Testing
 import Foundation
-import BPFCore
+@testable import BPFCore
 import TestSupport
 
 /// FIPS 180-4 / NIST example vectors, block-boundary lengths, and
@@ -64,5 +64,20 @@ import TestSupport
         let r = try runProcess("/usr/bin/sha256sum", [obj])
         let bytes = try readFileBytes(obj)
         #expect(r.stdout.hasPrefix(SHA256.hexDigest(bytes) + " "))
+    }
+
+    @Test func backgroundDigestAgreesOnBothSidesOfItsThreadThreshold() throws {
+        let big = try readFileBytes(try Fixtures.object("obj_iter"))
+        #expect(big.count > BackgroundDigest.threadThreshold)
+        for n in [0, 1000, BackgroundDigest.threadThreshold - 1, BackgroundDigest.threadThreshold, big.count] {
+            let bytes = Array(big.prefix(n))
+            let d = BackgroundDigest(bytes)
+            #expect(d.value == SHA256.hexDigest(bytes), "\(n) bytes")
+            #expect(d.value == SHA256.hexDigest(bytes), "asked twice, \(n) bytes")
+        }
+        // Dropped before anyone asks: deinit waits for the thread.
+        for _ in 0..<20 { _ = BackgroundDigest(big) }
+        let r = try runProcess("/usr/bin/sha256sum", [try Fixtures.object("obj_iter")])
+        #expect(r.stdout.hasPrefix(BackgroundDigest(big).value + " "))
     }
 }

@@ -102,32 +102,44 @@ public struct ObjectManifest: Equatable, Sendable {
     // Free text has tabs and newlines replaced by spaces; "-" stands for none
     // (no kernel name or path is "-": bpffs and the kernel refuse it).
 
-    private static func clean(_ s: String) -> String {
-        String(s.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 })
-    }
-    private static func opt(_ s: String?) -> String { s.map(clean) ?? "-" }
     private static func unopt(_ s: Substring) -> String? { s == "-" ? nil : String(s) }
 
     /// The text encoding stored as the manifest map's value (versioned by `formatVersion`).
+    /// Free text (names, paths, reasons) has tabs and line breaks turned into
+    /// spaces; an absent value is "-". Built byte by byte: `object pin` writes
+    /// one per run and a tree can hold hundreds of lines.
     public func encoded() -> [UInt8] {
-        var t = "bpfswift-object \(Self.formatVersion)\n"
-        t += "sha256 \(sha256)\n"
-        t += "name \(Self.clean(objectName))\n"
-        t += "file \(Self.clean(file))\n"
-        t += "options \(Self.clean(options))\n"
-        t += "attach \(attach ? 1 : 0)\n"
-        t += "pinned_at \(pinnedAt)\n"
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + 96 * (maps.count + programs.count + links.count))
+        func raw(_ s: String) { out.append(contentsOf: s.utf8) }
+        func text(_ s: String) {
+            for b in s.utf8 { out.append(b == 0x09 || b == 0x0a || b == 0x0d ? 0x20 : b) }
+        }
+        func optional(_ s: String?) { if let s { text(s) } else { out.append(UInt8(ascii: "-")) } }
+        func tab() { out.append(0x09) }
+        func newline() { out.append(0x0a) }
+
+        raw("bpfswift-object \(Self.formatVersion)\n")
+        raw("sha256 "); raw(sha256); newline()
+        raw("name "); text(objectName); newline()
+        raw("file "); text(file); newline()
+        raw("options "); text(options); newline()
+        raw(attach ? "attach 1\n" : "attach 0\n")
+        raw("pinned_at "); raw(String(pinnedAt)); newline()
         for m in maps {
-            t += "map \(m.pinName)\t\(m.name)\t\(m.id)\t\(m.type)\t\(Self.opt(m.sharedPin))\t\(Self.opt(m.reusedPin))\n"
+            raw("map "); raw(m.pinName); tab(); raw(m.name); tab(); raw(String(m.id)); tab(); raw(m.type); tab()
+            optional(m.sharedPin); tab(); optional(m.reusedPin); newline()
         }
         for p in programs {
-            t += "prog \(p.name)\t\(p.id)\t\(p.type)\t\(Self.clean(p.section))\t\(Self.opt(p.link))\t\(Self.opt(p.notAttached))\n"
+            raw("prog "); raw(p.name); tab(); raw(String(p.id)); tab(); raw(p.type); tab(); text(p.section); tab()
+            optional(p.link); tab(); optional(p.notAttached); newline()
         }
         for l in links {
-            t += "link \(l.pinName)\t\(l.id)\t\(l.type)\t\(Self.opt(l.program))\t\(Self.opt(l.structOpsMap))\n"
+            raw("link "); raw(l.pinName); tab(); raw(String(l.id)); tab(); raw(l.type); tab()
+            optional(l.program); tab(); optional(l.structOpsMap); newline()
         }
-        t += "end\n"
-        return Array(t.utf8)
+        raw("end\n")
+        return out
     }
 
     /// Decodes a manifest value (NUL padding allowed). Throws on anything it does not recognise.

@@ -93,7 +93,7 @@ public enum ObjectPinner {
             throw BPFError("pin object at \(path)", errno: EINVAL, detail: "names starting with \(ObjectTreeLayout.stagingPrefix) are reserved for staging")
         }
         let bytes = try readFileBytes(objectFile)
-        let sha = SHA256.hexDigest(bytes)
+        let sha = BackgroundDigest(bytes)
         let fingerprint = options.fingerprint
 
         let claim = try StagingClaim.claim(tree, purpose: "pin object at")
@@ -114,13 +114,13 @@ public enum ObjectPinner {
                 guard let m = status.manifest else {
                     throw BPFError("pin object at \(path)", errno: EEXIST, detail: "it exists and is not an object tree (no readable \(ObjectTreeLayout.manifest))")
                 }
-                if status.complete && m.sha256 == sha && m.options == fingerprint {
+                if status.complete && m.sha256 == sha.value && m.options == fingerprint {
                     claim.removeAndRelease()
                     return ObjectPinResult(outcome: .unchanged, path: tree.path, manifest: m, previous: nil)
                 }
                 guard options.replace else {
                     let why: String
-                    if m.sha256 != sha { why = "it holds object \(m.objectName) (sha256 \(m.sha256.prefix(12))…), not this file" }
+                    if m.sha256 != sha.value { why = "it holds object \(m.objectName) (sha256 \(m.sha256.prefix(12))…), not this file" }
                     else if !status.complete { why = "it holds this object but the tree is incomplete" }
                     else { why = "it holds this object pinned with other options (\(m.options))" }
                     throw BPFError("pin object at \(path)", errno: EEXIST, detail: "\(why); use --replace to swap it")
@@ -227,7 +227,7 @@ private final class PinRun {
     }
 
     /// Opens, configures, loads, pins, attaches and records: everything but publishing.
-    func build(objectFile: String, bytes: [UInt8], sha: String, options: ObjectPinOptions,
+    func build(objectFile: String, bytes: [UInt8], sha: BackgroundDigest, options: ObjectPinOptions,
                fingerprint: String) throws(BPFError) -> ObjectManifest {
         let obj: BPFObject
         do {
@@ -296,7 +296,7 @@ private final class PinRun {
         try obj.load()
         try steps.check("load")
 
-        let manifest = ObjectManifest(sha256: sha, objectName: obj.name, file: absolutePath(objectFile),
+        let manifest = ObjectManifest(sha256: sha.value, objectName: obj.name, file: absolutePath(objectFile),
                                       options: fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
         return try pinTree(obj, manifest: manifest, attachment: options.attach ? .attachNow : .none,
                            shared: shared, newShared: newShared, reused: reused)
