@@ -139,22 +139,25 @@ public struct Arguments {
 
     /// Parses `id ID | pinned FILE | tag TAG | name NAME`, limited to `allowed` words.
     public mutating func selector(_ kindWord: String, allowed: [String]) throws -> Selector {
-        let grammar = allowed.map { w -> String in
-            switch w {
-            case "id": return "id ID"
-            case "pinned": return "pinned FILE"
-            case "tag": return "tag TAG"
-            default: return "name NAME"
-            }
-        }.joined(separator: " | ")
+        // Built only for an error message: every show/dump/pin passes here.
+        func grammar() -> String {
+            allowed.map { w -> String in
+                switch w {
+                case "id": return "id ID"
+                case "pinned": return "pinned FILE"
+                case "tag": return "tag TAG"
+                default: return "name NAME"
+                }
+            }.joined(separator: " | ")
+        }
         guard let word = next() else {
-            throw UsageError("\(commandPath): expected \(kindWord) := { \(grammar) }")
+            throw UsageError("\(commandPath): expected \(kindWord) := { \(grammar()) }")
         }
         guard allowed.contains(word) else {
-            throw UsageError("\(commandPath): expected \(kindWord) := { \(grammar) }, got '\(word)'")
+            throw UsageError("\(commandPath): expected \(kindWord) := { \(grammar()) }, got '\(word)'")
         }
         guard let value = next() else {
-            throw UsageError("\(commandPath): '\(word)' needs a value: expected \(kindWord) := { \(grammar) }")
+            throw UsageError("\(commandPath): '\(word)' needs a value: expected \(kindWord) := { \(grammar()) }")
         }
         switch word {
         case "id":

@@ -88,6 +88,23 @@ struct ObjectPinnerTests {
         dir.remove()
     }
 
+    @Test func fingerprintIsCanonical() {
+        var o = ObjectPinOptions()
+        #expect(o.fingerprint == "attach=0;pin_root=/sys/fs/bpf")
+        o.attach = true
+        o.pinRoot = "/sys/fs/bpf/r"
+        o.enable = ["b", "a"]
+        o.disable = ["z"]
+        o.reuseMaps = [.init(map: "m2", file: "/sys/fs/bpf/x"), .init(map: "m1", file: "/sys/fs/bpf/y")]
+        o.pinMaps = [.init(map: "p", file: "/sys/fs/bpf/p")]
+        #expect(o.fingerprint == "attach=1;pin_root=/sys/fs/bpf/r;enable=a,b;disable=z;map=m1=/sys/fs/bpf/y,m2=/sys/fs/bpf/x;pin_map=p=/sys/fs/bpf/p")
+        // Order of the options given does not matter.
+        var p = o
+        p.enable = ["a", "b"]
+        p.reuseMaps.reverse()
+        #expect(p.fingerprint == o.fingerprint)
+    }
+
     @Test func manifestRoundTripsAndRejectsOtherVersions() throws {
         var m = ObjectManifest(sha256: String(repeating: "ab", count: 32), objectName: "x", file: "/a b/x\r\n.o",
                                options: "attach=1;pin_root=/sys/fs/bpf", attach: true, pinnedAt: 1_700_000_000)

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import BPFSwiftCLI
 import BPFCore
 
@@ -15,6 +16,23 @@ func runCLI(args: [String]) -> (status: Int32, out: String, err: String) {
 }
 
 @Suite struct DispatcherTests {
+    @Test func everyObjectWordHasItsTable() {
+        // Dispatch builds one table by name; help, man pages and completions use the list.
+        #expect(CLI.objectWords == CLI.groups.map(\.name) + ["version", "help"])
+        for g in CLI.groups { #expect(CLI.group(named: g.name)?.name == g.name) }
+        #expect(CLI.group(named: "version") == nil)
+    }
+
+    @Test func bpffsMountsMatchProcMounts() throws {
+        // Cross-check the byte scanner against a plain reading of /proc/mounts.
+        let text = String(decoding: try readFileBytes("/proc/mounts"), as: UTF8.self)
+        let expected = text.split(separator: "\n").compactMap { line -> String? in
+            let f = line.split(separator: " ")
+            guard f.count >= 3, f[2] == "bpf" else { return nil }
+            return String(f[1]).replacingOccurrences(of: "\\040", with: " ")
+        }
+        #expect(Kernel.bpffsMounts() == expected)
+    }
     @Test func unknownObjectIsAUsageError() {
         let r = runCLI("frobnicate")
         #expect(r.status == 2)

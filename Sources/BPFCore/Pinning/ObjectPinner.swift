@@ -39,12 +39,19 @@ public struct ObjectPinOptions: Sendable {
     /// The options that shape the tree, in a canonical form: re-pinning the
     /// same file with the same fingerprint is a no-op.
     public var fingerprint: String {
-        var parts = ["attach=\(attach ? 1 : 0)", "pin_root=\(pinRoot ?? Self.defaultPinRoot)"]
-        if !enable.isEmpty { parts.append("enable=" + enable.sorted().joined(separator: ",")) }
-        if !disable.isEmpty { parts.append("disable=" + disable.sorted().joined(separator: ",")) }
-        if !reuseMaps.isEmpty { parts.append("map=" + reuseMaps.map { "\($0.map)=\($0.file)" }.sorted().joined(separator: ",")) }
-        if !pinMaps.isEmpty { parts.append("pin_map=" + pinMaps.map { "\($0.map)=\($0.file)" }.sorted().joined(separator: ",")) }
-        return parts.joined(separator: ";")
+        // Concatenated by hand: the first generic `joined(separator:)` of a
+        // run costs a runtime witness lookup, and every pin builds this.
+        func list(_ items: [String]) -> String {
+            var s = ""
+            for (i, item) in items.sorted().enumerated() { if i > 0 { s += "," }; s += item }
+            return s
+        }
+        var f = "attach=\(attach ? 1 : 0);pin_root=\(pinRoot ?? Self.defaultPinRoot)"
+        if !enable.isEmpty { f += ";enable=" + list(enable) }
+        if !disable.isEmpty { f += ";disable=" + list(disable) }
+        if !reuseMaps.isEmpty { f += ";map=" + list(reuseMaps.map { "\($0.map)=\($0.file)" }) }
+        if !pinMaps.isEmpty { f += ";pin_map=" + list(pinMaps.map { "\($0.map)=\($0.file)" }) }
+        return f
     }
 }
 

@@ -147,12 +147,30 @@ public enum Kernel {
     }
 
     /// Mount points of every bpffs, from /proc/mounts.
+    /// Scans bytes, not Characters: /proc/mounts can run to hundreds of
+    /// lines, and `version` and `-f` read it on every call.
     public static func bpffsMounts() -> [String] {
-        guard let text = readTextFile("/proc/mounts") else { return [] }
+        guard let bytes = try? readFileBytes("/proc/mounts") else { return [] }
         var out: [String] = []
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: " ")
-            if f.count >= 3 && f[2] == "bpf" { out.append(unescapeMountPath(String(f[1]))) }
+        bytes.withUnsafeBufferPointer { b in
+            var lineStart = 0
+            while lineStart < b.count {
+                var lineEnd = lineStart
+                while lineEnd < b.count && b[lineEnd] != 0x0a { lineEnd += 1 }
+                // Fields: device, mount point, type, ...
+                var fields: [Range<Int>] = []
+                var i = lineStart
+                while i < lineEnd && fields.count < 3 {
+                    while i < lineEnd && b[i] == 0x20 { i += 1 }
+                    let start = i
+                    while i < lineEnd && b[i] != 0x20 { i += 1 }
+                    if start < i { fields.append(start..<i) }
+                }
+                if fields.count == 3 && b[fields[2]].elementsEqual("bpf".utf8) {
+                    out.append(unescapeMountPath(String(decoding: b[fields[1]], as: UTF8.self)))
+                }
+                lineStart = lineEnd + 1
+            }
         }
         return out
     }
@@ -197,7 +215,26 @@ public func readFileBytes(_ path: String) throws(BPFError) -> [UInt8] {
         let e: Int32 = (st.st_mode & S_IFMT) == S_IFDIR ? EISDIR : EINVAL
         throw BPFError("read \(path)", errno: e, detail: "not a regular file")
     }
-    var out: [UInt8] = []
+    // Read straight into an array of the size fstat gave (one byte more, to
+    // see end of file in the same pass); only a file that grew since, or
+    // one that reports size 0 (/proc), continues in chunks.
+    var readErrno: Int32 = 0
+    var atEnd = false
+    var out = [UInt8](unsafeUninitializedCapacity: max(0, Int(st.st_size)) + 1) { buf, count in
+        count = 0
+        while count < buf.count {
+            let n = Glibc.read(fd, buf.baseAddress! + count, buf.count - count)
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                readErrno = Glibc.errno
+                return
+            }
+            if n == 0 { atEnd = true; return }
+            count += n
+        }
+    }
+    if readErrno != 0 { throw BPFError("read \(path)", errno: readErrno) }
+    if atEnd { return out }
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }

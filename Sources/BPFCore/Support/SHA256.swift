@@ -8,7 +8,10 @@ import Glibc
 public struct SHA256 {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
-    private var block = [UInt8](repeating: 0, count: 64)
+    // A partial block. Stored inline (no heap array) so that hashing
+    // allocates nothing: BackgroundDigest runs it on a thread of its own,
+    // where a first malloc would make glibc map a new arena.
+    private var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     private var blockCount = 0
     private var totalBytes: UInt64 = 0
 
@@ -49,17 +52,18 @@ public struct SHA256 {
         }
     }
 
-    private mutating func update(_ input: UnsafeRawBufferPointer) {
+    fileprivate mutating func update(_ input: UnsafeRawBufferPointer) {
         totalBytes &+= UInt64(input.count)
         var i = 0
         // Top up a partial block, then take whole blocks straight from the input.
         if blockCount > 0 {
             let n = min(64 - blockCount, input.count)
-            for j in 0..<n { block[blockCount + j] = input[j] }
+            let at = blockCount
+            withUnsafeMutableBytes(of: &block) { b in for j in 0..<n { b[at + j] = input[j] } }
             blockCount += n
             i = n
             if blockCount == 64 {
-                block.withUnsafeBytes { compress($0) }
+                compressBlock()
                 blockCount = 0
             }
         }
@@ -67,42 +71,53 @@ public struct SHA256 {
             compress(UnsafeRawBufferPointer(rebasing: input[i..<i + 64]))
             i += 64
         }
-        while i < input.count {
-            block[blockCount] = input[i]
-            blockCount += 1
-            i += 1
+        if i < input.count {
+            let at = blockCount, rest = input.count - i
+            withUnsafeMutableBytes(of: &block) { b in for j in 0..<rest { b[at + j] = input[i + j] } }
+            blockCount += rest
         }
     }
 
     /// Pads, processes the last block(s) and returns the 32-byte digest.
     public mutating func finalize() -> [UInt8] {
-        let bitLength = totalBytes &* 8
-        block[blockCount] = 0x80
-        blockCount += 1
-        if blockCount > 56 {
-            for j in blockCount..<64 { block[j] = 0 }
-            block.withUnsafeBytes { compress($0) }
-            blockCount = 0
-        }
-        for j in blockCount..<56 { block[j] = 0 }
-        for j in 0..<8 { block[56 + j] = UInt8(truncatingIfNeeded: bitLength >> (56 - 8 * UInt64(j))) }
-        block.withUnsafeBytes { compress($0) }
-        blockCount = 0
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        withUnsafeBytes(of: state) { raw in
-            let words = raw.bindMemory(to: UInt32.self)
-            for w in words {
-                out.append(UInt8(truncatingIfNeeded: w >> 24)); out.append(UInt8(truncatingIfNeeded: w >> 16))
-                out.append(UInt8(truncatingIfNeeded: w >> 8)); out.append(UInt8(truncatingIfNeeded: w))
-            }
-        }
+        var out = [UInt8](repeating: 0, count: 32)
+        out.withUnsafeMutableBytes { finalize(into: $0) }
         return out
     }
 
-    // Masking shifts (&>>, &<<): the checked operators handle shift counts
-    // of 32 and above, which costs a compare and select on every use and
-    // keeps the compiler from emitting one rotate instruction.
+    /// Pads, processes the last block(s) and writes the 32-byte digest to
+    /// `out` (at least 32 bytes). Allocates nothing.
+    mutating func finalize(into out: UnsafeMutableRawBufferPointer) {
+        let bitLength = totalBytes &* 8
+        var at = blockCount
+        withUnsafeMutableBytes(of: &block) { b in b[at] = 0x80 }
+        at += 1
+        if at > 56 {
+            withUnsafeMutableBytes(of: &block) { b in for j in at..<64 { b[j] = 0 } }
+            compressBlock()
+            at = 0
+        }
+        withUnsafeMutableBytes(of: &block) { b in
+            for j in at..<56 { b[j] = 0 }
+            for j in 0..<8 { b[56 + j] = UInt8(truncatingIfNeeded: bitLength >> (56 - 8 * UInt64(j))) }
+        }
+        compressBlock()
+        blockCount = 0
+        withUnsafeBytes(of: state) { raw in
+            for w in 0..<8 {
+                let v = raw.load(fromByteOffset: 4 * w, as: UInt32.self)
+                out[4 * w] = UInt8(truncatingIfNeeded: v >> 24); out[4 * w + 1] = UInt8(truncatingIfNeeded: v >> 16)
+                out[4 * w + 2] = UInt8(truncatingIfNeeded: v >> 8); out[4 * w + 3] = UInt8(truncatingIfNeeded: v)
+            }
+        }
+    }
+
+    /// Compresses the buffered block (a copy: `compress` mutates self).
+    private mutating func compressBlock() {
+        var b = block
+        withUnsafeBytes(of: &b) { compress($0) }
+    }
+
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x &>> n) | (x &<< (32 &- n)) }
 
     private mutating func compress(_ chunk: UnsafeRawBufferPointer) {
@@ -162,35 +177,49 @@ public struct SHA256 {
 /// pin, hashing overlaps libbpf's open and the kernel's verifier instead of
 /// adding to them (about 0.5 ms for a 90 KiB object here). Small inputs are
 /// hashed at once: a thread would cost more than it saves.
+///
+/// The thread allocates nothing (SHA256 keeps its state inline and writes
+/// the digest into `raw`): a thread's first malloc makes glibc map a new
+/// arena, and those mmap/munmap calls contend with the main thread's for
+/// the address-space lock. Its stack is small for the same reason.
 final class BackgroundDigest {
     private let bytes: [UInt8]
-    private var digest = ""
+    private var raw: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     private var thread: pthread_t?
 
     /// Inputs below this many bytes are hashed on the calling thread.
-    static let threadThreshold = 32 * 1024
+    static let threadThreshold = 4 * 1024
 
     init(_ bytes: [UInt8]) {
         self.bytes = bytes
         guard bytes.count >= Self.threadThreshold else {
-            digest = SHA256.hexDigest(bytes)
+            hash()
             return
         }
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setstacksize(&attr, 256 * 1024)
         // The thread borrows self: deinit and `value` join it before self goes.
         let context = Unmanaged.passUnretained(self).toOpaque()
         var t = pthread_t()
-        let r = pthread_create(&t, nil, { context in
-            let me = Unmanaged<BackgroundDigest>.fromOpaque(context!).takeUnretainedValue()
-            me.digest = SHA256.hexDigest(me.bytes)
+        let r = pthread_create(&t, &attr, { context in
+            Unmanaged<BackgroundDigest>.fromOpaque(context!).takeUnretainedValue().hash()
             return nil
         }, context)
-        if r == 0 { thread = t } else { digest = SHA256.hexDigest(bytes) }
+        if r == 0 { thread = t } else { hash() }
+    }
+
+    private func hash() {
+        var h = SHA256()
+        bytes.withUnsafeBytes { h.update($0) }
+        withUnsafeMutableBytes(of: &raw) { h.finalize(into: $0) }
     }
 
     /// The lower-case hex digest; waits for the thread the first time.
     var value: String {
         join()
-        return digest
+        return withUnsafeBytes(of: raw) { hexString(Array($0)) }
     }
 
     private func join() {
