@@ -311,6 +311,22 @@ struct ObjectPinTests {
         dir.remove()
     }
 
+    @Test func aProgramTheVerifierRefusesFailsWithItsReasonAndLeavesNothing() throws {
+        let dir = try BPFFSDir("obj_rejected")
+        let r = try ObjectKit.pin("obj_rejected", dir.sub("x"), root: dir.path)
+        #expect(r.status == 1)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        // libbpf's first warning names the program, the verifier's last word says why.
+        #expect(r.stderr.contains("prog 'wild_read': BPF program load failed: Permission denied"), "\(r.stderr)")
+        #expect(r.stderr.contains("verifier: R1 invalid mem access 'scalar'"), "\(r.stderr)")
+        #expect(ObjectKit.names(in: dir.path).isEmpty)
+        // bpftool refuses it too.
+        let b = try Bpftool.run(["prog", "loadall", try Fixtures.object("obj_rejected"), dir.sub("b")])
+        #expect(b.status != 0)
+        #expect(b.stderr.contains("R1 invalid mem access 'scalar'"))
+        dir.remove()
+    }
+
     @Test func anInjectedFaultAtEveryStepLeavesNothingBehind() throws {
         let dir = try BPFFSDir("obj_fault")
         let root = dir.sub("root")

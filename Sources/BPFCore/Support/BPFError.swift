@@ -70,10 +70,32 @@ func checkPointer<T>(_ p: T?, _ operation: @autoclosure () -> String) throws(BPF
 
 /// The last warning libbpf printed (captured when -d is off), cleared on read.
 public func takeLibbpfWarning() -> String? {
-    let text = String(cString: bpfswift_last_warning())
+    let text = String(cString: bpfswift_last_warning()).trimmingTrailingNewlines()
+    let reason = verifierReason(inLogTail: String(cString: bpfswift_last_load_log()))
     bpfswift_clear_last_warning()
-    let trimmed = text.trimmingTrailingNewlines()
-    return trimmed.isEmpty ? nil : trimmed
+    switch (text.isEmpty, reason) {
+    case (true, nil): return nil
+    case (true, let r?): return "verifier: \(r)"
+    case (false, nil): return text
+    case (false, let r?): return "\(text); verifier: \(r)"
+    }
+}
+
+/// The verifier's reason for refusing a program: the last line of its log
+/// that is neither an instruction, a source line nor a statistic ("R1
+/// invalid mem access 'scalar'", "BPF program is too large. ..."). Nil
+/// when the log ends without one.
+func verifierReason(inLogTail tail: String) -> String? {
+    let statistics = ["processed ", "verification time", "stack depth", "mark_read", "-- END ", "-- BEGIN "]
+    for line in tail.split(separator: "\n").reversed() {
+        let l = line.drop(while: { $0 == " " || $0 == "\t" })
+        if l.isEmpty || statistics.contains(where: { l.hasPrefix($0) }) { continue }
+        // "12: (61) r0 = ..." instructions, "; source" lines, "12: R1=..." states.
+        if l.hasPrefix(";") { return nil }
+        if let colon = l.firstIndex(of: ":"), !l[..<colon].isEmpty, l[..<colon].allSatisfy(\.isNumber) { return nil }
+        return String(l)
+    }
+    return nil
 }
 
 /// Routes libbpf's log: everything to stderr with `debug`, else only kept for error messages.
