@@ -101,6 +101,7 @@ public enum ObjectPinner {
         }
         let bytes = try readFileBytes(objectFile)
         let sha = BackgroundDigest(bytes)
+        defer { sha.wait() }
         let fingerprint = options.fingerprint
 
         let claim = try StagingClaim.claim(tree, purpose: "pin object at")

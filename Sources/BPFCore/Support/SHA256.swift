@@ -183,51 +183,67 @@ public struct SHA256 {
 /// arena, and those mmap/munmap calls contend with the main thread's for
 /// the address-space lock. Its stack is small for the same reason.
 final class BackgroundDigest {
-    private let bytes: [UInt8]
-    private var raw: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    /// What the thread reads and writes, and nothing else: plain memory,
+    /// so the thread touches no Swift object (no retain of self while its
+    /// owner may be releasing it).
+    private struct Job {
+        var input: UnsafeMutableRawBufferPointer
+        var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    }
+
+    private let job: UnsafeMutablePointer<Job>
     private var thread: pthread_t?
 
     /// Inputs below this many bytes are hashed on the calling thread.
     static let threadThreshold = 4 * 1024
 
     init(_ bytes: [UInt8]) {
-        self.bytes = bytes
+        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        bytes.withUnsafeBytes { input.copyMemory(from: $0) }
+        job = UnsafeMutablePointer<Job>.allocate(capacity: 1)
+        job.initialize(to: Job(input: input))
         guard bytes.count >= Self.threadThreshold else {
-            hash()
+            Self.run(job)
             return
         }
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
         pthread_attr_setstacksize(&attr, 256 * 1024)
-        // The thread borrows self: deinit and `value` join it before self goes.
-        let context = Unmanaged.passUnretained(self).toOpaque()
         var t = pthread_t()
         let r = pthread_create(&t, &attr, { context in
-            Unmanaged<BackgroundDigest>.fromOpaque(context!).takeUnretainedValue().hash()
+            BackgroundDigest.run(context!.assumingMemoryBound(to: Job.self))
             return nil
-        }, context)
-        if r == 0 { thread = t } else { hash() }
+        }, UnsafeMutableRawPointer(job))
+        if r == 0 { thread = t } else { Self.run(job) }
     }
 
-    private func hash() {
+    private static func run(_ job: UnsafeMutablePointer<Job>) {
         var h = SHA256()
-        bytes.withUnsafeBytes { h.update($0) }
-        withUnsafeMutableBytes(of: &raw) { h.finalize(into: $0) }
+        h.update(UnsafeRawBufferPointer(job.pointee.input))
+        withUnsafeMutableBytes(of: &job.pointee.digest) { h.finalize(into: $0) }
     }
 
     /// The lower-case hex digest; waits for the thread the first time.
     var value: String {
-        join()
-        return withUnsafeBytes(of: raw) { hexString(Array($0)) }
+        wait()
+        return withUnsafeBytes(of: job.pointee.digest) { hexString(Array($0)) }
     }
 
-    private func join() {
+    /// Waits for the thread (joins it) if it has not been waited for. The
+    /// owner calls this on its way out (`defer`) rather than leaving it to
+    /// deinit, so the thread is joined at a point the code states.
+    func wait() {
         if let t = thread {
             pthread_join(t, nil)
             thread = nil
         }
     }
 
-    deinit { join() }
+    deinit {
+        wait()
+        job.pointee.input.deallocate()
+        job.deinitialize(count: 1)
+        job.deallocate()
+    }
 }
