@@ -475,6 +475,39 @@ struct LinkCommandTests {
         #expect(prefix.stdout == theirs.stdout)
     }
 
+    /// `link show` while another thread attaches and destroys links as fast
+    /// as it can: a link listed by id can be gone (ENOENT) or not yet settled
+    /// (EAGAIN: the kernel says to pretend it does not exist yet) when it is
+    /// opened; neither may fail the listing. (CI once failed on EAGAIN here.)
+    @Test func showSucceedsWhileLinksComeAndGo() throws {
+        let obj = try BPFObject.open(path: try Fixtures.object("counter"))
+        try obj.load()
+        let program = try #require(obj.program(named: "count_raw"))
+        let stop = ManagedAtomicFlag()
+        let churned = ManagedAtomicFlag()
+        let churn = Thread {
+            var n = 0
+            while !stop.isSet {
+                if let link = try? program.attach() { _ = link; n += 1 }
+            }
+            if n > 0 { churned.set() }
+        }
+        churn.start()
+        var failures: [String] = []
+        let deadline = Date().addingTimeInterval(3)
+        while Date() < deadline {
+            for args in [["link", "show"], ["-j", "link", "show"]] {
+                let r = runCLI(args: args)
+                if r.status != 0 { failures.append(r.err) }
+            }
+        }
+        stop.set()
+        while !churn.isFinished { usleep(1000) }
+        #expect(churned.isSet)
+        let failed = failures.count, first = failures.first ?? ""
+        #expect(failed == 0, "first failure: \(first)")
+    }
+
     /// Every path of the link commands closes what it opens: in-process runs
     /// leave no BPF descriptors behind (a leak of one per run would show 20 times
     /// over; other tests of this process hold a few descriptors at any moment).
@@ -517,4 +550,12 @@ struct LinkCommandTests {
         let nofile = try bpfswift("link", "detach", "pinned", "/sys/fs/bpf/bpfswift_no_such_link_\(getpid())")
         #expect(nofile.status == 1 && nofile.stderr.contains("No such file or directory"))
     }
+}
+
+/// A flag set by one thread and read by another (a lock, for the tests' few uses).
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
 }

@@ -39,13 +39,17 @@ public final class KernelLink {
         }
     }
 
-    /// Every link there is, opened; links that go away while listing are skipped.
+    /// Every link there is, opened. Skipped: links that go away while
+    /// listing (ENOENT) and links still being created (EAGAIN: the kernel
+    /// lists a link's id before the link is settled, and says to pretend it
+    /// does not exist yet). bpftool 7.5 stops with an error on the latter;
+    /// a `link show` racing a loader should not fail.
     public static func openAll() throws(BPFError) -> [KernelLink] {
         var out: [KernelLink] = []
         for id in try ids() {
             do {
                 out.append(try open(id: id))
-            } catch where error.errno == ENOENT {
+            } catch where error.errno == ENOENT || error.errno == EAGAIN {
                 continue
             }
         }
