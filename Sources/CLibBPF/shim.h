@@ -29,7 +29,8 @@
 
 /* libbpf's print callback is variadic (va_list): the two callbacks live
  * here. Since the last clear, the first warning is kept (libbpf warns the
- * cause first, then "failed to load object"), and so is the end of the
+ * cause first, then "failed to load object"), except notes of a step libbpf
+ * retries another way ("... Retrying without BTF."), and so is the end of the
  * first verifier log it prints, where the verifier says why it refused;
  * BPFCore picks that line out. With -d everything also goes to stderr, as
  * bpftool -d does. */
@@ -67,7 +68,7 @@ static inline void bpfswift_keep_warning(const char *fmt, va_list args)
             memcpy(log, text + n - keep, keep);
             log[keep] = '\0';
         }
-    } else if (first[0] == '\0') {
+    } else if (first[0] == '\0' && strstr(text, "etrying") == NULL) {
         snprintf(first, BPFSWIFT_WARNING_SIZE, "%s", text);
     }
     free(text);

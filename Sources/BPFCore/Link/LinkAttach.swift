@@ -44,89 +44,90 @@ extension KernelLink {
     /// returns the new link; the link detaches when the last descriptor and pin
     /// go. Calls `bpf_link_create`.
     public static func attach(program: FileDescriptor, to target: AttachTarget) throws(BPFError) -> KernelLink {
-        var opts = bpf_link_create_opts()
-        opts.sz = MemoryLayout<bpf_link_create_opts>.size
-        var targetFD: Int32 = 0
-        var ownedTarget: FileDescriptor? = nil
-        defer { ownedTarget?.close() }
-        let attachType: AttachType
-        var iterInfo = bpf_iter_link_info()
-        var useIterInfo = false
-        let what: String
+        try withLibbpfOptions(bpf_link_create_opts.self) { (opts) throws(BPFError) -> KernelLink in
+            var targetFD: Int32 = 0
+            var ownedTarget: FileDescriptor? = nil
+            defer { ownedTarget?.close() }
+            let attachType: AttachType
+            var iterInfo = bpf_iter_link_info()
+            var useIterInfo = false
+            let what: String
 
-        switch target {
-        case .cgroup(let path, let type):
-            ownedTarget = try openDirectory(path, what: "cgroup")
-            targetFD = ownedTarget!.rawValue
-            attachType = type
-            what = "cgroup \(path)"
-        case .networkNamespace(let path, let type):
-            ownedTarget = try openFile(path, what: "network namespace")
-            targetFD = ownedTarget!.rawValue
-            attachType = type
-            what = "network namespace \(path)"
-        case .xdp(let index):
-            targetFD = Int32(bitPattern: index)
-            attachType = .xdp
-            what = "interface \(index)"
-        case .tcx(let index, let type):
-            targetFD = Int32(bitPattern: index)
-            attachType = type
-            what = "interface \(index)"
-        case .netfilter(let nf):
-            attachType = .netfilter
-            opts.netfilter.pf = nf.protocolFamily
-            opts.netfilter.hooknum = nf.hook
-            opts.netfilter.priority = nf.priority
-            opts.netfilter.flags = nf.flags
-            what = "netfilter hook \(nf.familyName ?? String(nf.protocolFamily)) \(nf.hookName ?? String(nf.hook))"
-        case .iterator(let it):
-            attachType = .traceIter
-            switch it {
-            case .all:
-                what = "iterator"
-            case .map(let map):
-                iterInfo.map.map_fd = UInt32(bitPattern: map.rawValue)
-                useIterInfo = true
-                what = "iterator of map fd \(map.rawValue)"
-            case .process(let pid):
-                iterInfo.task.pid = pid
-                useIterInfo = true
-                what = "iterator of process \(pid)"
-            case .thread(let tid):
-                iterInfo.task.tid = tid
-                useIterInfo = true
-                what = "iterator of thread \(tid)"
-            case .cgroup(let path, let order):
+            switch target {
+            case .cgroup(let path, let type):
                 ownedTarget = try openDirectory(path, what: "cgroup")
-                iterInfo.cgroup.cgroup_fd = UInt32(bitPattern: ownedTarget!.rawValue)
-                iterInfo.cgroup.order = bpf_cgroup_iter_order(rawValue: order.rawValue)
-                useIterInfo = true
-                what = "iterator of cgroup \(path)"
+                targetFD = ownedTarget!.rawValue
+                attachType = type
+                what = "cgroup \(path)"
+            case .networkNamespace(let path, let type):
+                ownedTarget = try openFile(path, what: "network namespace")
+                targetFD = ownedTarget!.rawValue
+                attachType = type
+                what = "network namespace \(path)"
+            case .xdp(let index):
+                targetFD = Int32(bitPattern: index)
+                attachType = .xdp
+                what = "interface \(index)"
+            case .tcx(let index, let type):
+                targetFD = Int32(bitPattern: index)
+                attachType = type
+                what = "interface \(index)"
+            case .netfilter(let nf):
+                attachType = .netfilter
+                opts.pointee.netfilter.pf = nf.protocolFamily
+                opts.pointee.netfilter.hooknum = nf.hook
+                opts.pointee.netfilter.priority = nf.priority
+                opts.pointee.netfilter.flags = nf.flags
+                what = "netfilter hook \(nf.familyName ?? String(nf.protocolFamily)) \(nf.hookName ?? String(nf.hook))"
+            case .iterator(let it):
+                attachType = .traceIter
+                switch it {
+                case .all:
+                    what = "iterator"
+                case .map(let map):
+                    iterInfo.map.map_fd = UInt32(bitPattern: map.rawValue)
+                    useIterInfo = true
+                    what = "iterator of map fd \(map.rawValue)"
+                case .process(let pid):
+                    iterInfo.task.pid = pid
+                    useIterInfo = true
+                    what = "iterator of process \(pid)"
+                case .thread(let tid):
+                    iterInfo.task.tid = tid
+                    useIterInfo = true
+                    what = "iterator of thread \(tid)"
+                case .cgroup(let path, let order):
+                    ownedTarget = try openDirectory(path, what: "cgroup")
+                    iterInfo.cgroup.cgroup_fd = UInt32(bitPattern: ownedTarget!.rawValue)
+                    iterInfo.cgroup.order = bpf_cgroup_iter_order(rawValue: order.rawValue)
+                    useIterInfo = true
+                    what = "iterator of cgroup \(path)"
+                }
+            case .perfEvent(let event, let cookie):
+                targetFD = event.rawValue
+                attachType = .perfEvent
+                opts.pointee.perf_event.bpf_cookie = cookie
+                what = "perf event fd \(event.rawValue)"
+            case .sockmap(let map, let type):
+                targetFD = map.rawValue
+                attachType = type
+                what = "sockmap fd \(map.rawValue)"
             }
-        case .perfEvent(let event, let cookie):
-            targetFD = event.rawValue
-            attachType = .perfEvent
-            opts.perf_event.bpf_cookie = cookie
-            what = "perf event fd \(event.rawValue)"
-        case .sockmap(let map, let type):
-            targetFD = map.rawValue
-            attachType = type
-            what = "sockmap fd \(map.rawValue)"
-        }
 
-        let fd: Int32 = withUnsafeMutablePointer(to: &iterInfo) { info in
-            if useIterInfo {
-                opts.iter_info = info
-                opts.iter_info_len = UInt32(MemoryLayout<bpf_iter_link_info>.size)
+            let fd: Int32 = withUnsafeMutablePointer(to: &iterInfo) { info in
+                if useIterInfo {
+                    opts.pointee.iter_info = info
+                    opts.pointee.iter_info_len = UInt32(MemoryLayout<bpf_iter_link_info>.size)
+                }
+                return bpf_link_create(program.rawValue, targetFD, bpf_attach_type(rawValue: attachType.rawValue), opts)
             }
-            return bpf_link_create(program.rawValue, targetFD, bpf_attach_type(rawValue: attachType.rawValue), &opts)
+            if fd < 0 {
+                throw BPFError("attach program (fd \(program.rawValue)) to \(what) as \(attachType)",
+                               errno: fd == -1 ? Glibc.errno : -fd)
+            }
+            return KernelLink(fd: FileDescriptor(owning: fd))
+    
         }
-        if fd < 0 {
-            throw BPFError("attach program (fd \(program.rawValue)) to \(what) as \(attachType)",
-                           errno: fd == -1 ? Glibc.errno : -fd)
-        }
-        return KernelLink(fd: FileDescriptor(owning: fd))
     }
 
     private static func openDirectory(_ path: String, what: String) throws(BPFError) -> FileDescriptor {

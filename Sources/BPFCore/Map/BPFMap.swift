@@ -102,6 +102,7 @@ public final class BPFMap {
     public static func create(type: MapType, name: String, keySize: UInt32, valueSize: UInt32,
                               maxEntries: UInt32, flags: UInt32 = 0, innerMap: BPFMap? = nil,
                               ifindex: UInt32 = 0) throws(BPFError) -> BPFMap {
+        clearLibbpfWarning()
         let fd = withLibbpfOptions(bpf_map_create_opts.self) { opts in
             opts.pointee.map_flags = flags
             opts.pointee.map_ifindex = ifindex

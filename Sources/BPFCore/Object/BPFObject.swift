@@ -40,7 +40,7 @@ public final class BPFObject {
 
     /// Opens an ELF object file. Calls `bpf_object__open_file`.
     public static func open(path: String, options: ObjectOpenOptions = .init()) throws(BPFError) -> BPFObject {
-        _ = takeLibbpfWarning()
+        clearLibbpfWarning()
         let p = withOpenOpts(options) { opts in bpf_object__open_file(path, opts) }
         guard let p else {
             let e = Glibc.errno
@@ -51,7 +51,7 @@ public final class BPFObject {
 
     /// Opens an object from its bytes (an embedded object). Calls `bpf_object__open_mem`.
     public static func open(bytes: [UInt8], options: ObjectOpenOptions = .init()) throws(BPFError) -> BPFObject {
-        _ = takeLibbpfWarning()
+        clearLibbpfWarning()
         let p: OpaquePointer? = bytes.withUnsafeBytes { raw in
             withOpenOpts(options) { opts in bpf_object__open_mem(raw.baseAddress, raw.count, opts) }
         }
@@ -124,7 +124,7 @@ public final class BPFObject {
     /// Creates the maps and loads the programs into the kernel. Calls `bpf_object__load`.
     public func load() throws(BPFError) {
         guard !isLoaded else { throw BPFError("load object \(name): already loaded", errno: EALREADY) }
-        _ = takeLibbpfWarning()
+        clearLibbpfWarning()
         let r = bpf_object__load(handle)
         if r != 0 {
             throw BPFError("load object \(name)", errno: r == -1 ? Glibc.errno : -r, detail: takeLibbpfWarning())
@@ -229,7 +229,7 @@ public struct ObjectMap {
 
     /// Registers a struct_ops map and returns its link. Calls `bpf_map__attach_struct_ops`.
     public func attachStructOps() throws(BPFError) -> BPFLink {
-        _ = takeLibbpfWarning()
+        clearLibbpfWarning()
         guard let l = bpf_map__attach_struct_ops(handle) else {
             throw BPFError("register struct_ops map \(name)", errno: Glibc.errno, detail: takeLibbpfWarning())
         }
@@ -282,7 +282,7 @@ public struct ObjectProgram {
 
     /// Attaches the program as its section name says. Calls `bpf_program__attach`.
     public func attach() throws(BPFError) -> BPFLink {
-        _ = takeLibbpfWarning()
+        clearLibbpfWarning()
         guard let l = bpf_program__attach(handle) else {
             throw BPFError("attach program \(name) (\(sectionName))", errno: Glibc.errno, detail: takeLibbpfWarning())
         }

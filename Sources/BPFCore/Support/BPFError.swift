@@ -68,7 +68,15 @@ func checkPointer<T>(_ p: T?, _ operation: @autoclosure () -> String) throws(BPF
     throw BPFError(operation(), errno: code == 0 ? EINVAL : code)
 }
 
-/// The last warning libbpf printed (captured when -d is off), cleared on read.
+/// Forgets what libbpf warned so far: call before the libbpf call whose
+/// failure `takeLibbpfWarning` is to explain.
+public func clearLibbpfWarning() {
+    bpfswift_clear_last_warning()
+}
+
+/// What libbpf warned since the last clear, for an error's detail: its first
+/// warning (the cause; notes it retries past are not kept) and, after a
+/// verifier log, the verifier's reason. Clears.
 public func takeLibbpfWarning() -> String? {
     let text = String(cString: bpfswift_last_warning()).trimmingTrailingNewlines()
     let reason = verifierReason(inLogTail: String(cString: bpfswift_last_load_log()))
