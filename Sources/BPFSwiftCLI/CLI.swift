@@ -10,10 +10,10 @@ public enum CLI {
 
     static let optionsGrammar = "OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-f|--bpffs} | {-h|--help} | {-V|--version} }"
 
-    /// The object table. Order matters: prefixes select the first match.
+    /// Every object's command table, in `objectWords` order (help, man pages,
+    /// completions).
     public static var groups: [CommandGroup] {
-        [ProgCommand.group, MapCommand.group, LinkCommand.group, ObjectCommand.group,
-         StructOpsCommand.group, GenCommand.group]
+        objectWords.compactMap(group(named:))
     }
 
     /// The table of one object word. A run builds only the table it
@@ -31,6 +31,7 @@ public enum CLI {
         }
     }
 
+    /// The object words. Order matters: prefixes select the first match.
     static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "version", "help"]
 
     public static var usageText: String {

@@ -494,8 +494,8 @@ struct LinkCommandTests {
         let obj = try BPFObject.open(path: try Fixtures.object("counter"))
         try obj.load()
         let program = try #require(obj.program(named: "count_raw"))
-        let stop = ManagedAtomicFlag()
-        let churned = ManagedAtomicFlag()
+        let stop = LockedFlag()
+        let churned = LockedFlag()
         let churn = Thread {
             var n = 0
             while !stop.isSet {
@@ -564,7 +564,7 @@ struct LinkCommandTests {
 }
 
 /// A flag set by one thread and read by another (a lock, for the tests' few uses).
-final class ManagedAtomicFlag: @unchecked Sendable {
+final class LockedFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }

@@ -30,21 +30,30 @@ struct FDInfo {
         var k = key
         return k.withUTF8 { key -> String? in
             bytes.withUnsafeBufferPointer { buf -> String? in
-                let n = buf.count
-                var lineStart = 0
-                while lineStart < n {
-                    var lineEnd = lineStart
-                    while lineEnd < n && buf[lineEnd] != 10 { lineEnd += 1 }
-                    if lineEnd - lineStart > key.count, buf[lineStart + key.count] == UInt8(ascii: ":"),
-                       memcmp(buf.baseAddress! + lineStart, key.baseAddress!, key.count) == 0 {
-                        var v = lineStart + key.count + 1
-                        while v < lineEnd && (buf[v] == 9 || buf[v] == 32) { v += 1 }
-                        return String(decoding: UnsafeBufferPointer(rebasing: buf[v..<lineEnd]), as: UTF8.self)
-                    }
-                    lineStart = lineEnd + 1
+                var found: String?
+                forEachLine(buf) { line in
+                    guard line.count > key.count, buf[line.lowerBound + key.count] == UInt8(ascii: ":"),
+                          memcmp(buf.baseAddress! + line.lowerBound, key.baseAddress!, key.count) == 0 else { return true }
+                    var v = line.lowerBound + key.count + 1
+                    while v < line.upperBound && (buf[v] == 9 || buf[v] == 32) { v += 1 }
+                    found = String(decoding: UnsafeBufferPointer(rebasing: buf[v..<line.upperBound]), as: UTF8.self)
+                    return false
                 }
-                return nil
+                return found
             }
         }
+    }
+}
+
+/// Calls `body` with the index range of each line of `buf` (without its
+/// "\n"), in order, until `body` returns false. For the small /proc files
+/// read on every run, scanned as bytes rather than Characters.
+func forEachLine(_ buf: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Bool) {
+    var start = 0
+    while start < buf.count {
+        var end = start
+        while end < buf.count && buf[end] != 0x0a { end += 1 }
+        if !body(start..<end) { return }
+        start = end + 1
     }
 }

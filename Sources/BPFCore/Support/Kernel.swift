@@ -153,23 +153,20 @@ public enum Kernel {
         guard let bytes = try? readFileBytes("/proc/mounts") else { return [] }
         var out: [String] = []
         bytes.withUnsafeBufferPointer { b in
-            var lineStart = 0
-            while lineStart < b.count {
-                var lineEnd = lineStart
-                while lineEnd < b.count && b[lineEnd] != 0x0a { lineEnd += 1 }
+            forEachLine(b) { line in
                 // Fields: device, mount point, type, ...
                 var fields: [Range<Int>] = []
-                var i = lineStart
-                while i < lineEnd && fields.count < 3 {
-                    while i < lineEnd && b[i] == 0x20 { i += 1 }
+                var i = line.lowerBound
+                while i < line.upperBound && fields.count < 3 {
+                    while i < line.upperBound && b[i] == 0x20 { i += 1 }
                     let start = i
-                    while i < lineEnd && b[i] != 0x20 { i += 1 }
+                    while i < line.upperBound && b[i] != 0x20 { i += 1 }
                     if start < i { fields.append(start..<i) }
                 }
                 if fields.count == 3 && b[fields[2]].elementsEqual("bpf".utf8) {
                     out.append(unescapeMountPath(String(decoding: b[fields[1]], as: UTF8.self)))
                 }
-                lineStart = lineEnd + 1
+                return true
             }
         }
         return out

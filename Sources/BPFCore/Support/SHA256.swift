@@ -179,7 +179,7 @@ public struct SHA256 {
 /// hashed at once: a thread would cost more than it saves.
 ///
 /// The thread allocates nothing (SHA256 keeps its state inline and writes
-/// the digest into `raw`): a thread's first malloc makes glibc map a new
+/// the digest into the job): a thread's first malloc makes glibc map a new
 /// arena, and those mmap/munmap calls contend with the main thread's for
 /// the address-space lock. Its stack is small for the same reason.
 final class BackgroundDigest {
@@ -187,6 +187,7 @@ final class BackgroundDigest {
     /// so the thread touches no Swift object (no retain of self while its
     /// owner may be releasing it).
     private struct Job {
+        /// A copy of the input, owned by the job; empty when hashed at once.
         var input: UnsafeMutableRawBufferPointer
         var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     }
@@ -198,29 +199,31 @@ final class BackgroundDigest {
     static let threadThreshold = 4 * 1024
 
     init(_ bytes: [UInt8]) {
-        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
-        bytes.withUnsafeBytes { input.copyMemory(from: $0) }
         job = UnsafeMutablePointer<Job>.allocate(capacity: 1)
-        job.initialize(to: Job(input: input))
         guard bytes.count >= Self.threadThreshold else {
-            Self.run(job)
+            job.initialize(to: Job(input: UnsafeMutableRawBufferPointer(start: nil, count: 0)))
+            bytes.withUnsafeBytes { Self.hash($0, into: job) }
             return
         }
+        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        bytes.withUnsafeBytes { input.copyMemory(from: $0) }
+        job.initialize(to: Job(input: input))
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
         pthread_attr_setstacksize(&attr, 256 * 1024)
         var t = pthread_t()
         let r = pthread_create(&t, &attr, { context in
-            BackgroundDigest.run(context!.assumingMemoryBound(to: Job.self))
+            let job = context!.assumingMemoryBound(to: Job.self)
+            BackgroundDigest.hash(UnsafeRawBufferPointer(job.pointee.input), into: job)
             return nil
         }, UnsafeMutableRawPointer(job))
-        if r == 0 { thread = t } else { Self.run(job) }
+        if r == 0 { thread = t } else { Self.hash(UnsafeRawBufferPointer(input), into: job) }
     }
 
-    private static func run(_ job: UnsafeMutablePointer<Job>) {
+    private static func hash(_ input: UnsafeRawBufferPointer, into job: UnsafeMutablePointer<Job>) {
         var h = SHA256()
-        h.update(UnsafeRawBufferPointer(job.pointee.input))
+        h.update(input)
         withUnsafeMutableBytes(of: &job.pointee.digest) { h.finalize(into: $0) }
     }
 

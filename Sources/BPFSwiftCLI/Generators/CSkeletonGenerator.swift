@@ -126,14 +126,7 @@ struct CSkeletonGenerator {
         p.function("\(name)__destroy(struct \(name) *obj)") { p in
             p.line("if (!obj)")
             p.line("\treturn;")
-            if !structOps.isEmpty {
-                p.raw("#if !\(mapLinks)")
-                for m in structOps {
-                    p.line("bpf_link__destroy(obj->links.\(m.ident));")
-                    p.line("obj->links.\(m.ident) = NULL;")
-                }
-                p.raw("#endif")
-            }
+            destroyStructOpsLinks(structOps, unless: mapLinks, &p)
             p.line("if (obj->skeleton)")
             p.line("\tbpf_object__destroy_skeleton(obj->skeleton);")
             p.line("free(obj);")
@@ -222,14 +215,7 @@ struct CSkeletonGenerator {
         p.line("static inline void")
         p.function("\(name)__detach(struct \(name) *obj)") { p in
             p.line("bpf_object__detach_skeleton(obj->skeleton);")
-            if !structOps.isEmpty {
-                p.raw("#if !\(mapLinks)")
-                for m in structOps {
-                    p.line("bpf_link__destroy(obj->links.\(m.ident));")
-                    p.line("obj->links.\(m.ident) = NULL;")
-                }
-                p.raw("#endif")
-            }
+            destroyStructOpsLinks(structOps, unless: mapLinks, &p)
         }
         p.line()
         p.line("static inline const void *\(name)__elf_bytes(size_t *sz);")
@@ -353,6 +339,18 @@ struct CSkeletonGenerator {
     /// `struct NAME__IDENT { ... } *IDENT;`: the section's variables at their
     /// BTF offsets. Alignment is taken as at most 4 (as bpftool does, for
     /// 32-bit hosts), so explicit padding keeps the offsets right anywhere.
+    /// Without libbpf's map links (`mapLinks` 0), the skeleton registered its
+    /// struct_ops maps itself: destroy and forget those links (in destroy and detach).
+    private func destroyStructOpsLinks(_ structOps: [SkeletonModel.Map], unless mapLinks: String, _ p: inout CodePrinter) {
+        guard !structOps.isEmpty else { return }
+        p.raw("#if !\(mapLinks)")
+        for m in structOps {
+            p.line("bpf_link__destroy(obj->links.\(m.ident));")
+            p.line("obj->links.\(m.ident) = NULL;")
+        }
+        p.raw("#endif")
+    }
+
     private func sectionStruct(_ s: SkeletonModel.Section, _ p: inout CodePrinter) throws {
         guard let btf = model.btf else { return }
         p.line("struct \(name)__\(s.ident) {")
