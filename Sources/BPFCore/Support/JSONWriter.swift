@@ -29,7 +29,17 @@ public struct JSONWriter {
         for _ in 0..<hasElement.count { bytes.append(contentsOf: [32, 32, 32, 32]) }
     }
 
+    /// Where to hand the bytes written so far once they pass `spillThreshold`
+    /// (checked before each value): a value of many megabytes streams out in
+    /// pieces instead of being held whole. Nil keeps everything in `bytes`.
+    public var spill: ((UnsafeBufferPointer<UInt8>) -> Void)?
+    public static let spillThreshold = 1 << 16
+
     private mutating func beforeValue() {
+        if bytes.count >= JSONWriter.spillThreshold, let spill {
+            bytes.withUnsafeBufferPointer(spill)
+            bytes.removeAll(keepingCapacity: true)
+        }
         if afterKey { afterKey = false; return }
         if let last = hasElement.last {
             if last { bytes.append(UInt8(ascii: ",")) }
