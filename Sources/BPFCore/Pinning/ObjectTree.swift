@@ -227,13 +227,12 @@ public enum ObjectTree {
         }
         var st = stat()
         if lstat(join(dir, ObjectTreeLayout.manifest), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+            if isOurManifest(join(dir, ObjectTreeLayout.manifest)) {
+                let s = ObjectTreeStatus.read(dir)
+                out.append(ObjectTreeListing(path: dir, state: s.complete ? .complete : .incomplete, treePath: nil, manifest: s.manifest))
+                return
+            }
             try requireReadable(join(dir, ObjectTreeLayout.manifest), what: "list object trees: read \(dir)")
-        }
-        if lstat(join(dir, ObjectTreeLayout.manifest), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
-           isOurManifest(join(dir, ObjectTreeLayout.manifest)) {
-            let s = ObjectTreeStatus.read(dir)
-            out.append(ObjectTreeListing(path: dir, state: s.complete ? .complete : .incomplete, treePath: nil, manifest: s.manifest))
-            return
         }
         guard depth < 32 else { return }
         let fd: FileDescriptor
