@@ -72,9 +72,18 @@ import TestSupport
             #expect(found.count >= 5, "\(doc): only \(found.count) commands found")
             all += found
         }
+        // The struct_ops example registers names every run shares (map cc_v2,
+        // congestion control bpfswift_v2): run a copy with names of this run's own.
+        let base36 = String(getpid(), radix: 36)
+        let pidTag = String((String(repeating: "0", count: 9) + base36).suffix(9))
+        let mapName = "k" + String(pidTag.suffix(4)), ccName = "bs" + pidTag
+        let cc = work + "/cc_variants.bpf.o"
+        try Self.renamed(try Fixtures.object("cc_variants"), ["cc_v2": mapName, "bpfswift_v2": ccName]).write(to: URL(fileURLWithPath: cc))
         let path = work + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         for e in all {
             var line = e.command
+                .replacingOccurrences(of: "Tests/Fixtures/build/cc_variants.bpf.o", with: cc)
+                .replacingOccurrences(of: #"\bcc_v2\b"#, with: mapName, options: .regularExpression)
                 .replacingOccurrences(of: "Tests/Fixtures/build/", with: Fixtures.buildDir + "/")
                 .replacingOccurrences(of: "/sys/fs/bpf/", with: dir.path + "/")
             // `object list` without ROOT lists all of /sys/fs/bpf: list the test's directory.
@@ -88,6 +97,28 @@ import TestSupport
                 #expect(r.status == 0, "\(e): exit \(r.status): \(r.stderr)")
             }
         }
+    }
+
+    /// The object file at `path` with every occurrence of each key replaced
+    /// by its value (of the same length): symbol, BTF and section strings alike.
+    static func renamed(_ path: String, _ names: [String: String]) throws -> Data {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        for (old, new) in names {
+            let o = Array(old.utf8), n = Array(new.utf8)
+            precondition(o.count == n.count)
+            var i = 0, replaced = 0
+            while i + o.count <= bytes.count {
+                if bytes[i] == o[0] && Array(bytes[i..<i + o.count]) == o {
+                    bytes.replaceSubrange(i..<i + o.count, with: n)
+                    replaced += 1
+                    i += o.count
+                } else {
+                    i += 1
+                }
+            }
+            if replaced == 0 { throw TestFailure("\(path) has no \(old)") }
+        }
+        return Data(bytes)
     }
 
     /// A `bpfswift` line without `$ ` must be a synopsis (it has placeholders),
