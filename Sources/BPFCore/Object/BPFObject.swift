@@ -150,8 +150,7 @@ public struct ObjectMap {
     public var type: UInt32 { bpf_map__type(handle).rawValue }
     /// bpftool's name of the type ("hash", "array", ...). Calls `libbpf_bpf_map_type_str`.
     public var typeName: String {
-        guard let s = libbpf_bpf_map_type_str(bpf_map__type(handle)) else { return "type \(type)" }
-        return String(cString: s)
+        LibbpfNames.mapType(type) ?? "type \(type)"
     }
     public var keySize: UInt32 { bpf_map__key_size(handle) }
     public var valueSize: UInt32 { bpf_map__value_size(handle) }
@@ -256,8 +255,7 @@ public struct ObjectProgram {
     public var type: UInt32 { bpf_program__type(handle).rawValue }
     /// bpftool's name of the type. Calls `libbpf_bpf_prog_type_str`.
     public var typeName: String {
-        guard let s = libbpf_bpf_prog_type_str(bpf_program__type(handle)) else { return "type \(type)" }
-        return String(cString: s)
+        LibbpfNames.programType(type) ?? "type \(type)"
     }
     /// Calls `bpf_program__expected_attach_type`.
     public var expectedAttachType: UInt32 { bpf_program__expected_attach_type(handle).rawValue }
