@@ -90,15 +90,17 @@ import TestSupport
             ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/tmp")) ?? [])
         }
 
-        func runSetup() throws -> ProcessResult {
+        func runSetup(_ extra: [String: String] = [:]) throws -> ProcessResult {
             try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
-            return try runProcess(dir + "/tools/bash", [SetupScriptTests.script], environment: [
+            var env = [
                 "PATH": dir + "/bin:" + dir + "/tools",
                 "SETUP_WORLD": dir,
                 "BPFSWIFT_SETUP_ETC": etc,
                 "TMPDIR": dir + "/tmp",
                 "CLANG": "",
-            ])
+            ]
+            env.merge(extra) { $1 }
+            return try runProcess(dir + "/tools/bash", [SetupScriptTests.script], environment: env)
         }
     }
 
@@ -216,6 +218,18 @@ import TestSupport
         #expect(lines.allSatisfy { $0.hasPrefix("setup: ") }, "stderr: \(r.stderr)")
         #expect(!Self.installs(w.calls).contains { $0.contains("libbpf") }, "calls: \(w.calls)")
         #expect(w.installed("libbpf-dev") == "1:1.1.2-0+deb12u1")
+    }
+
+    @Test func aFailingUpdateIsShownAndNamedInsteadOfBlamingTheSuites() throws {
+        let w = try World("updatefails", sources: .deb822)
+        let r = try w.runSetup(["SETUP_STANDIN_UPDATE_FAILS": "1"])
+        #expect(r.status == 1)
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.contains("E: Failed to fetch (stand-in)"), "stderr: \(r.stderr)")
+        #expect(lines.contains("setup: apt-get update failed (its output is above); going on with the lists apt has"), "stderr: \(r.stderr)")
+        #expect(lines.last == "setup: libbpf >= 1.4 is not available from any apt suite (have 1.1.2); apt-get update failed (its output is above): fix that, then run scripts/setup again",
+                "stderr: \(r.stderr)")
+        #expect(!(r.stderr).contains("Reading package lists"), "stderr: \(r.stderr)")
     }
 
     @Test func aFailingInstallShowsAptsOutputThenOneLine() throws {
