@@ -16,10 +16,19 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
+#include <linux/version.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf_version.h>
+
+/* The kernel's UAPI headers (linux-libc-dev) must describe the link info of
+ * every link type bpfswift shows: the sockmap link and kprobe sessions are
+ * Linux 6.10's. Older headers (Debian 12's 6.1) would fail with a screen of
+ * Swift errors; this says it in one line. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#error "bpfswift needs the kernel UAPI headers of Linux 6.10 or newer (linux/bpf.h; on Debian 12 linux-libc-dev from bookworm-backports, which scripts/setup installs)"
+#endif
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
