@@ -13,12 +13,22 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/file.h>
+#include <errno.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
+#include <linux/version.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf_version.h>
+
+/* The kernel's UAPI headers (linux-libc-dev) must describe the link info of
+ * every link type bpfswift shows: the sockmap link and kprobe sessions are
+ * Linux 6.10's. Older headers (Debian 12's 6.1) would fail with a screen of
+ * Swift errors; this says it in one line. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#error "bpfswift needs the kernel UAPI headers of Linux 6.10 or newer (linux/bpf.h; on Debian 12 linux-libc-dev from bookworm-backports, which scripts/setup installs)"
+#endif
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -123,5 +133,72 @@ static inline int bpfswift_renameat2(int olddirfd, const char *oldpath,
 }
 
 static inline unsigned long bpfswift_bpf_fs_magic(void) { return BPF_FS_MAGIC; }
+
+/* libbpf versions. bpfswift builds against libbpf 1.1 (Debian 12's) and
+ * newer. What a newer libbpf added is bridged here, in one place:
+ *  - a function that only got a new name is defined under that name for an
+ *    older libbpf (bpf_*_get_info_by_fd, 1.2), so call sites use today's API
+ *    and the block goes when the minimum rises;
+ *  - a function whose type changed has a bpfswift_ wrapper of one type;
+ *  - an option an older libbpf lacks has a bpfswift_ setter that returns
+ *    -EOPNOTSUPP there; BPFCore checks bpfswift_libbpf_at_least() first and
+ *    names the version the feature needs. */
+#define BPFSWIFT_LIBBPF_AT_LEAST(major, minor) \
+    (LIBBPF_MAJOR_VERSION > (major) || \
+     (LIBBPF_MAJOR_VERSION == (major) && LIBBPF_MINOR_VERSION >= (minor)))
+
+/* The libbpf bpfswift was compiled against (headers and library come from
+ * one package, and a newer library keeps the older ABI). */
+static inline int bpfswift_libbpf_major(void) { return LIBBPF_MAJOR_VERSION; }
+static inline int bpfswift_libbpf_minor(void) { return LIBBPF_MINOR_VERSION; }
+static inline int bpfswift_libbpf_at_least(int major, int minor)
+{
+    return LIBBPF_MAJOR_VERSION > major ||
+           (LIBBPF_MAJOR_VERSION == major && LIBBPF_MINOR_VERSION >= minor);
+}
+
+#if !BPFSWIFT_LIBBPF_AT_LEAST(1, 2)
+/* libbpf 1.2 added typed names for bpf_obj_get_info_by_fd. */
+static inline int bpf_prog_get_info_by_fd(int prog_fd, struct bpf_prog_info *info, __u32 *info_len)
+{
+    return bpf_obj_get_info_by_fd(prog_fd, info, info_len);
+}
+static inline int bpf_map_get_info_by_fd(int map_fd, struct bpf_map_info *info, __u32 *info_len)
+{
+    return bpf_obj_get_info_by_fd(map_fd, info, info_len);
+}
+static inline int bpf_btf_get_info_by_fd(int btf_fd, struct bpf_btf_info *info, __u32 *info_len)
+{
+    return bpf_obj_get_info_by_fd(btf_fd, info, info_len);
+}
+static inline int bpf_link_get_info_by_fd(int link_fd, struct bpf_link_info *info, __u32 *info_len)
+{
+    return bpf_obj_get_info_by_fd(link_fd, info, info_len);
+}
+#endif
+
+/* Before libbpf 1.3 the initial value came back const (it always was
+ * libbpf's own writable copy of the section). */
+static inline void *bpfswift_map_initial_value(struct bpf_map *map, size_t *psize)
+{
+    return (void *)bpf_map__initial_value(map, psize);
+}
+
+/* The netfilter link's options arrived in libbpf 1.3. */
+static inline int bpfswift_link_create_opts_set_netfilter(struct bpf_link_create_opts *opts,
+                                                          __u32 pf, __u32 hooknum,
+                                                          __s32 priority, __u32 flags)
+{
+#if BPFSWIFT_LIBBPF_AT_LEAST(1, 3)
+    opts->netfilter.pf = pf;
+    opts->netfilter.hooknum = hooknum;
+    opts->netfilter.priority = priority;
+    opts->netfilter.flags = flags;
+    return 0;
+#else
+    (void)opts; (void)pf; (void)hooknum; (void)priority; (void)flags;
+    return -EOPNOTSUPP;
+#endif
+}
 
 #endif

@@ -74,10 +74,8 @@ extension KernelLink {
                 what = "interface \(index)"
             case .netfilter(let nf):
                 attachType = .netfilter
-                opts.pointee.netfilter.pf = nf.protocolFamily
-                opts.pointee.netfilter.hooknum = nf.hook
-                opts.pointee.netfilter.priority = nf.priority
-                opts.pointee.netfilter.flags = nf.flags
+                try LibbpfVersion.require(1, 3, for: "a netfilter link")
+                _ = bpfswift_link_create_opts_set_netfilter(opts, nf.protocolFamily, nf.hook, nf.priority, nf.flags)
                 what = "netfilter hook \(nf.familyName ?? String(nf.protocolFamily)) \(nf.hookName ?? String(nf.hook))"
             case .iterator(let it):
                 attachType = .traceIter

@@ -21,13 +21,9 @@ public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let sockmap = LinkType(rawValue: BPF_LINK_TYPE_SOCKMAP.rawValue)
 
     /// The name bpftool 7.5 prints ("raw_tracepoint", "perf_event", ...), or nil for a
-    /// type it does not know. Calls `libbpf_bpf_link_type_str`; "sockmap" is added by
-    /// hand because libbpf learnt it in 1.5 (bpftool 7.5's) and the system one is 1.4.
-    public var name: String? {
-        if let p = libbpf_bpf_link_type_str(bpf_link_type(rawValue: rawValue)) { return String(cString: p) }
-        if self == .sockmap { return "sockmap" }
-        return nil
-    }
+    /// type it does not know. Calls `libbpf_bpf_link_type_str`; the names libbpf
+    /// learnt after the one bpfswift was built with ("sockmap" in 1.5) are added.
+    public var name: String? { LibbpfNames.linkType(rawValue) }
 
     public var description: String { name ?? "type \(rawValue)" }
 }
@@ -56,13 +52,9 @@ public struct AttachType: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let skMsgVerdict = AttachType(BPF_SK_MSG_VERDICT)
 
     /// The name bpftool 7.5 prints ("cgroup_sysctl", "tcx_ingress", ...), or nil.
-    /// Calls `libbpf_bpf_attach_type_str`; "trace_kprobe_session" is added by hand
-    /// because libbpf learnt it in 1.5 (bpftool 7.5's) and the system one is 1.4.
-    public var name: String? {
-        if let p = libbpf_bpf_attach_type_str(bpf_attach_type(rawValue: rawValue)) { return String(cString: p) }
-        if rawValue == BPF_TRACE_KPROBE_SESSION.rawValue { return "trace_kprobe_session" }
-        return nil
-    }
+    /// Calls `libbpf_bpf_attach_type_str`; the names libbpf learnt after the one
+    /// bpfswift was built with ("trace_kprobe_session" in 1.5) are added.
+    public var name: String? { LibbpfNames.attachType(rawValue) }
 
     public var description: String { name ?? String(rawValue) }
 }

@@ -30,8 +30,7 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     /// libbpf's name for the type ("hash", "lru_percpu_hash", ...), or nil for a
     /// type this libbpf does not know. Calls `libbpf_bpf_map_type_str`.
     public var name: String? {
-        guard let p = libbpf_bpf_map_type_str(bpf_map_type(rawValue: rawValue)) else { return nil }
-        return String(cString: p)
+        LibbpfNames.mapType(rawValue)
     }
 
     public var description: String { name ?? "type \(rawValue)" }
@@ -40,8 +39,8 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     /// future type must not shadow an abbreviation). Calls `libbpf_bpf_map_type_str`.
     public init?(name: String) {
         var i: UInt32 = 0
-        while let p = libbpf_bpf_map_type_str(bpf_map_type(rawValue: i)) {
-            if String(cString: p) == name { self.rawValue = i; return }
+        while let p = LibbpfNames.mapType(i) {
+            if p == name { self.rawValue = i; return }
             i += 1
         }
         return nil
@@ -52,8 +51,8 @@ public struct MapType: RawRepresentable, Hashable, Sendable, CustomStringConvert
     public static var allNames: [String] {
         var out: [String] = []
         var i: UInt32 = 1  // skip "unspec"
-        while let p = libbpf_bpf_map_type_str(bpf_map_type(rawValue: i)) {
-            out.append(String(cString: p))
+        while let p = LibbpfNames.mapType(i) {
+            out.append(p)
             i += 1
         }
         return out

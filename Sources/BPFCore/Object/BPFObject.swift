@@ -124,6 +124,12 @@ public final class BPFObject {
     /// Creates the maps and loads the programs into the kernel. Calls `bpf_object__load`.
     public func load() throws(BPFError) {
         guard !isLoaded else { throw BPFError("load object \(name): already loaded", errno: EALREADY) }
+        // A section this libbpf does not know yet: say which one would.
+        for p in programs where p.autoload && p.type == 0 {
+            if let v = LibbpfVersion.newerLibbpf(forSection: p.sectionName) {
+                try LibbpfVersion.require(v.major, v.minor, for: "load object \(name): program \(p.name) (section \(p.sectionName))")
+            }
+        }
         clearLibbpfWarning()
         let r = bpf_object__load(handle)
         if r != 0 {
@@ -144,8 +150,7 @@ public struct ObjectMap {
     public var type: UInt32 { bpf_map__type(handle).rawValue }
     /// bpftool's name of the type ("hash", "array", ...). Calls `libbpf_bpf_map_type_str`.
     public var typeName: String {
-        guard let s = libbpf_bpf_map_type_str(bpf_map__type(handle)) else { return "type \(type)" }
-        return String(cString: s)
+        LibbpfNames.mapType(type) ?? "type \(type)"
     }
     public var keySize: UInt32 { bpf_map__key_size(handle) }
     public var valueSize: UInt32 { bpf_map__value_size(handle) }
@@ -184,7 +189,7 @@ public struct ObjectMap {
     /// The initial bytes of a global-data map (.data/.rodata/.bss...). Calls `bpf_map__initial_value`.
     public var initialValue: [UInt8]? {
         var size = 0
-        guard let p = bpf_map__initial_value(handle, &size) else { return nil }
+        guard let p = bpfswift_map_initial_value(handle, &size) else { return nil }
         return Array(UnsafeRawBufferPointer(start: p, count: size))
     }
 
@@ -198,7 +203,7 @@ public struct ObjectMap {
     /// libbpf's copy of the initial value (before load). Calls `bpf_map__initial_value`.
     public var initialValuePointer: UnsafeMutableRawBufferPointer? {
         var size = 0
-        guard let p = bpf_map__initial_value(handle, &size) else { return nil }
+        guard let p = bpfswift_map_initial_value(handle, &size) else { return nil }
         return UnsafeMutableRawBufferPointer(start: p, count: size)
     }
 
@@ -250,8 +255,7 @@ public struct ObjectProgram {
     public var type: UInt32 { bpf_program__type(handle).rawValue }
     /// bpftool's name of the type. Calls `libbpf_bpf_prog_type_str`.
     public var typeName: String {
-        guard let s = libbpf_bpf_prog_type_str(bpf_program__type(handle)) else { return "type \(type)" }
-        return String(cString: s)
+        LibbpfNames.programType(type) ?? "type \(type)"
     }
     /// Calls `bpf_program__expected_attach_type`.
     public var expectedAttachType: UInt32 { bpf_program__expected_attach_type(handle).rawValue }

@@ -114,7 +114,7 @@ public struct ObjectInspection {
         for p in obj.programs {
             let raw = bpf_program__expected_attach_type(p.handle)
             let attach = raw.rawValue == 0 && p.typeName != "cgroup_skb"
-                ? nil : libbpf_bpf_attach_type_str(raw).map { String(cString: $0) } ?? "\(raw.rawValue)"
+                ? nil : LibbpfNames.attachType(raw.rawValue) ?? "\(raw.rawValue)"
             r.programs.append(Program(name: p.name, section: p.sectionName, type: p.typeName, expectedAttachType: attach,
                                       instructions: p.instructionCount, autoload: p.autoload))
         }

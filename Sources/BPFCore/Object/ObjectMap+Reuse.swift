@@ -33,7 +33,7 @@ extension ObjectMap {
         var info = bpf_map_info()
         try Kernel.info(fd.rawValue, &info, what: "map")
         func typeName(_ t: UInt32) -> String {
-            libbpf_bpf_map_type_str(bpf_map_type(rawValue: t)).map { String(cString: $0) } ?? "\(t)"
+            LibbpfNames.mapType(t) ?? "\(t)"
         }
         if info.type != type { return "type differs (pinned \(typeName(info.type)), object \(typeName(type)))" }
         if info.key_size != keySize { return "key size differs (pinned \(info.key_size), object \(keySize))" }

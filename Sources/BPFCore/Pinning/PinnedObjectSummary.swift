@@ -37,17 +37,17 @@ public struct PinnedObjectSummary: Equatable, Sendable {
         case .map:
             var i = bpf_map_info()
             try Kernel.info(fd, &i, what: "map")
-            let t = libbpf_bpf_map_type_str(bpf_map_type(rawValue: i.type)).map { String(cString: $0) } ?? "type \(i.type)"
+            let t = LibbpfNames.mapType(i.type) ?? "type \(i.type)"
             return PinnedObjectSummary(kind: .map, id: i.id, typeName: t, name: stringFromCArray(i.name), mapType: i.type)
         case .program:
             var i = bpf_prog_info()
             try Kernel.info(fd, &i, what: "program")
-            let t = libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: i.type)).map { String(cString: $0) } ?? "type \(i.type)"
+            let t = LibbpfNames.programType(i.type) ?? "type \(i.type)"
             return PinnedObjectSummary(kind: .program, id: i.id, typeName: t, name: stringFromCArray(i.name))
         case .link:
             var i = bpf_link_info()
             try Kernel.info(fd, &i, what: "link")
-            let t = libbpf_bpf_link_type_str(bpf_link_type(rawValue: i.type)).map { String(cString: $0) } ?? "type \(i.type)"
+            let t = LibbpfNames.linkType(i.type) ?? "type \(i.type)"
             return PinnedObjectSummary(kind: .link, id: i.id, typeName: t, name: "", programID: i.prog_id)
         case .btf:
             var i = bpf_btf_info()

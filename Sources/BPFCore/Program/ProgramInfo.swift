@@ -76,8 +76,7 @@ public struct ProgramInfo: Sendable {
 
 /// libbpf's name for a BPF_PROG_TYPE_* value. Calls `libbpf_bpf_prog_type_str`.
 public func programTypeName(_ type: UInt32) -> String? {
-    guard let p = libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: type)) else { return nil }
-    return String(cString: p)
+    LibbpfNames.programType(type)
 }
 
 extension ProgramInfo {
