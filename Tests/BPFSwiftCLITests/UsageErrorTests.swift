@@ -108,7 +108,7 @@ import TestSupport
             }
         }
         let top = runCLI("help")
-        #expect(top.status == 0 && top.out.contains("OBJECT := { prog | map | link | object | struct_ops | gen | version | help }"))
+        #expect(top.status == 0 && top.out.contains("OBJECT := { prog | map | link | object | struct_ops | gen | net | cgroup | perf | iter | version | help }"))
         let bare = runCLI()
         // No OBJECT is a usage error: the usage goes to stderr with the error line, stdout stays empty.
         #expect(bare.status == 2 && bare.err.hasPrefix("Usage: bpfswift") && bare.out.isEmpty)

@@ -1,13 +1,14 @@
 // Programs for the net, cgroup, prog attach/run and iter tests: each kind
 // that `net`, `cgroup`, `prog attach` and `prog run` handle, doing little
-// and letting traffic through. net_xdp_mark writes a byte, so that
+// and letting traffic through; net_uprobe counts calls of the function
+// --attach-to names. net_xdp_mark writes a byte, so that
 // `prog run` has data_out to compare.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 4);
+    __uint(max_entries, 8);
     __type(key, __u32);
     __type(value, __u64);
 } net_hits SEC(".maps");
@@ -93,6 +94,14 @@ SEC("sk_msg")
 int net_msg(struct sk_msg_md *msg)
 {
     return SK_PASS;
+}
+
+/* No target in the section: object pin --attach-to places it. */
+SEC("uprobe")
+int net_uprobe(void *ctx)
+{
+    count(4);
+    return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
