@@ -150,10 +150,16 @@ extension ObjectProgram {
                 return r
             }
             defer { Glibc.close(linkFD) }
-            let pin = scratch + "/.xdp_link_\(getpid())_\(name)"
+            // bpffs refuses names with a dot.
+            let pin = scratch + "/xdp_link_scratch_\(getpid())_\(name)"
             try check(bpf_obj_pin(linkFD, pin), "\(what): pin in \(scratch)")
-            defer { unlink(pin) }
-            return try wrap(bpf_link__open(pin))
+            guard let l = bpf_link__open(pin) else {
+                unlink(pin)
+                throw BPFError(what, errno: Glibc.errno, detail: "open the link pinned at \(pin)")
+            }
+            // Removes the scratch pin and forgets it: the link can be pinned in the tree.
+            _ = bpf_link__unpin(l)
+            return BPFLink(handle: l, object: object)
         case .tcx(let interface, _):
             return try wrap(bpf_program__attach_tcx(handle, try index(interface), nil))
         case .cgroup(let path, _):

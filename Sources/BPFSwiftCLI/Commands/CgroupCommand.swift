@@ -154,31 +154,17 @@ enum CgroupCommand {
         s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
     }
 
-    /// CGROUP ATTACH_TYPE PROG: the opened cgroup, the type and the program.
-    private static func target(_ args: inout Arguments, verb: String) throws -> (FileDescriptor, AttachType, Program) {
-        guard args.remaining.count >= 4 else { throw UsageError("too few parameters for cgroup \(verb)") }
+    /// CGROUP ATTACH_TYPE PROG [FLAGS]: every word checked before anything is opened.
+    private static func parse(_ args: inout Arguments, verb: String) throws -> (String, AttachType, Selector, CgroupAttachFlags) {
+        guard args.remaining.count >= 4 else { throw UsageError("\(args.commandPath): too few parameters for cgroup \(verb)") }
         let path = args.next()!
-        let cgroup = try CgroupQuery.open(path)
         let word = args.next()!
         guard let type = CgroupAttach.attachType(word) else {
-            cgroup.close()
             throw UsageError("\(args.commandPath): invalid attach type")
         }
-        do {
-            let selector = try args.selector("PROG", allowed: ProgCommand.selectorWords)
-            return (cgroup, type, try Program.selectOne(selector))
-        } catch {
-            cgroup.close()
-            throw error
-        }
-    }
-
-    /// `cgroup attach CGROUP ATTACH_TYPE PROG [multi|override]...`.
-    static func attach(_ args: inout Arguments, _ ctx: Context) throws {
-        let (cgroup, type, program) = try target(&args, verb: "attach")
-        defer { cgroup.close(); program.fd.close() }
+        let selector = try args.selector("PROG", allowed: ProgCommand.selectorWords)
         var flags: CgroupAttachFlags = []
-        while let w = args.next() {
+        while verb == "attach", let w = args.next() {
             if !w.isEmpty && "multi".hasPrefix(w) {
                 flags.insert(.allowMulti)
             } else if !w.isEmpty && "override".hasPrefix(w) {
@@ -187,15 +173,28 @@ enum CgroupCommand {
                 throw UsageError("\(args.commandPath): unknown option: \(w)")
             }
         }
+        try args.expectEnd()
+        return (path, type, selector, flags)
+    }
+
+    /// `cgroup attach CGROUP ATTACH_TYPE PROG [multi|override]...`.
+    static func attach(_ args: inout Arguments, _ ctx: Context) throws {
+        let (path, type, selector, flags) = try parse(&args, verb: "attach")
+        let cgroup = try CgroupQuery.open(path)
+        defer { cgroup.close() }
+        let program = try Program.selectOne(selector)
+        defer { program.fd.close() }
         try CgroupAttach.attach(program: program.fd, cgroup: cgroup, type: type, flags: flags)
         if ctx.json { ctx.emitJSON { $0.null() } }
     }
 
     /// `cgroup detach CGROUP ATTACH_TYPE PROG`.
     static func detach(_ args: inout Arguments, _ ctx: Context) throws {
-        let (cgroup, type, program) = try target(&args, verb: "detach")
-        defer { cgroup.close(); program.fd.close() }
-        try args.expectEnd()
+        let (path, type, selector, _) = try parse(&args, verb: "detach")
+        let cgroup = try CgroupQuery.open(path)
+        defer { cgroup.close() }
+        let program = try Program.selectOne(selector)
+        defer { program.fd.close() }
         try CgroupAttach.detach(program: program.fd, cgroup: cgroup, type: type)
         if ctx.json { ctx.emitJSON { $0.null() } }
     }

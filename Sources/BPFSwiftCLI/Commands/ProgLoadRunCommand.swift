@@ -265,6 +265,13 @@ enum TraceLogSignal {
     nonisolated(unsafe) static var received: sig_atomic_t = 0
 
     static func install() {
+        // A parent may hand the signals down blocked (as test runners do).
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            sigaddset(&set, s)
+        }
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         for s in [SIGINT, SIGTERM, SIGHUP] {
             var act = sigaction()
             act.__sigaction_handler.sa_handler = { _ in TraceLogSignal.received = 1 }
