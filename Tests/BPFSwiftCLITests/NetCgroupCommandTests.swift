@@ -183,6 +183,10 @@ struct NetCgroupCommandTests {
         let entries = try parseJSON(tree) as? [[String: Any]]
         #expect(entries?.map { $0["cgroup"] as? String } == [root.path, child, grand])
         #expect((entries?.last?["programs"] as? [Any])?.count == 3)
+        // Without a root: the whole cgroup v2 hierarchy, ours among it.
+        let whole = try bpfswift("cgroup", "tree")
+        #expect(whole.status == 0 && whole.stdout.hasPrefix("CgroupPath\nID       AttachType      AttachFlags     Name           \n"))
+        #expect(whole.stdout.contains("\n\(root.path)\n    \(skb) "), "\(whole.stdout)")
 
         // Detach: bpftool sees it gone.
         #expect(try bpfswift("cgroup", "detach", child, "cgroup_inet_ingress", "id", skb).status == 0)

@@ -46,19 +46,20 @@ struct NetFDHygieneTests {
         for a in [["net", "show", "dev", "nosuchdev0"], ["-j", "net", "show", "dev", "nosuchdev0"],
                   ["net", "attach", "xdpgeneric", "pinned", fs.sub("p/net_xdp"), "dev", "nosuchdev0"],
                   ["net", "attach", "tcx_ingress", "id", "4294967295", "dev", "lo"], ["net", "detach", "xdp", "dev", "nosuchdev0"],
-                  ["cgroup", "show", "/nonexistent"], ["cgroup", "attach", cg.path, "ingress", "id", "4294967295"],
-                  ["cgroup", "detach", cg.path, "ingress"] + skb, ["cgroup", "attach", "/nonexistent", "ingress"] + skb,
-                  ["prog", "run", "pinned", fs.sub("p/net_xdp_mark"), "data_in", "/nonexistent"],
-                  ["prog", "run", "pinned", fs.sub("p/net_xdp_mark"), "data_in", packet, "data_out", "/nonexistent/x"],
+                  ["cgroup", "show", scratch + "/missing"], ["cgroup", "attach", cg.path, "ingress", "id", "4294967295"],
+                  ["cgroup", "detach", cg.path, "ingress"] + skb, ["cgroup", "attach", scratch + "/missing", "ingress"] + skb,
+                  ["prog", "run", "pinned", fs.sub("p/net_xdp_mark"), "data_in", scratch + "/missing"],
+                  ["prog", "run", "pinned", fs.sub("p/net_xdp_mark"), "data_in", packet, "data_out", scratch + "/missing/x"],
                   ["prog", "detach"] + verdict + ["stream_verdict"] + sockmap, ["prog", "attach"] + verdict + ["stream_verdict", "id", "4294967295"],
-                  ["prog", "load", "/nonexistent", fs.sub("x")], ["prog", "load", obj, fs.sub("x"), "map", "idx", "9"] + sockmap,
-                  ["prog", "load", obj, "/nonexistent/x"], ["iter", "pin", obj, fs.sub("x")],
-                  ["iter", "pin", try Fixtures.object("obj_iter"), "/nonexistent/x"],
+                  ["prog", "load", scratch + "/missing", fs.sub("x")], ["prog", "load", scratch, fs.sub("x")],
+                  ["iter", "pin", scratch, fs.sub("x")], ["prog", "load", obj, fs.sub("x"), "map", "idx", "9"] + sockmap,
+                  ["prog", "load", obj, scratch + "/missing/x"], ["iter", "pin", obj, fs.sub("x")],
+                  ["iter", "pin", try Fixtures.object("obj_iter"), scratch + "/missing/x"],
                   ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_xdp=xdp:nosuchdev0:generic"],
                   ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_tcx=tcx_ingress:nosuchdev0"],
-                  ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_cg_skb=cgroup:/nonexistent"],
-                  ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_flow=netns:/nonexistent"],
-                  ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_uprobe=uprobe:/nonexistent:f"]] {
+                  ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_cg_skb=cgroup:\(scratch)/missing"],
+                  ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_flow=netns:\(scratch)/missing"],
+                  ["object", "pin", obj, fs.sub("x"), "--attach-to", "net_uprobe=uprobe:\(scratch)/missing:f"]] {
             run(false, a)
         }
         let (results, process) = try batch.run(timeout: 600)

@@ -130,6 +130,14 @@ struct ProgLoadRunIterTests {
         #expect(auto.status == 0, "\(auto.stderr)")
         #expect(Kernel.kind(of: try Kernel.openPinned(links + "/link_raw")) == .link)
 
+        // type TYPE for every program, as bpftool sets it.
+        let typed = try bpfswift("prog", "load", try Fixtures.object("obj_tp"), dir.sub("typed"), "type", "tracepoint")
+        #expect(typed.status == 0, "\(typed.stderr)")
+        let typedInfo = try Bpftool.json(["prog", "show", "pinned", dir.sub("typed")]) as? [String: Any]
+        #expect(typedInfo?["type"] as? String == "tracepoint")
+        let badType = try bpfswift("prog", "load", try Fixtures.object("obj_tp"), dir.sub("x"), "type", "bogus")
+        #expect(badType.status == 1 && badType.stderr.hasPrefix("Error: failed to guess program type from ELF section 'bogus'"))
+
         // Errors, as bpftool words them.
         let badIdx = try bpfswift("prog", "load", obj, dir.sub("x"), "map", "idx", "9", "pinned", dir.sub("m/net_hits"))
         #expect(badIdx.status == 1 && badIdx.stderr == "Error: map idx '9' not used\n", "\(badIdx.stderr)")

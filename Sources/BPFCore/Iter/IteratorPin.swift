@@ -8,6 +8,7 @@ internal import CLibBPF
 public enum IteratorPin {
     /// Calls `bpf_object__open`, `bpf_object__load`, `bpf_program__attach_iter`, `bpf_link__pin`.
     public static func pin(objectFile: String, at path: String, map: FileDescriptor?) throws(BPFError) {
+        try requireRegularFile(objectFile, "can't open objfile \(objectFile)")
         clearLibbpfWarning()
         guard let obj = bpf_object__open(objectFile) else {
             throw BPFError("can't open objfile \(objectFile)", errno: Glibc.errno, detail: takeLibbpfWarning())

@@ -28,6 +28,14 @@ public struct ProgramLoadOptions {
     public init() {}
 }
 
+/// libbpf 1.4 keeps the descriptor of an object "file" it cannot read as
+/// ELF (a directory): such paths are refused before libbpf opens them.
+func requireRegularFile(_ path: String, _ what: String) throws(BPFError) {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw BPFError(what, errno: Glibc.errno, detail: path) }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw BPFError(what, errno: EINVAL, detail: "\(path) is not a regular file") }
+}
+
 public enum ProgramLoader {
     /// Loads `file` and pins at `path`; for load, the first program (or its
     /// link with autoattach); for loadall, PATH/NAME per program. Messages
@@ -44,11 +52,13 @@ public enum ProgramLoader {
             var pt = bpf_prog_type(rawValue: 0), at = bpf_attach_type(rawValue: 0)
             clearLibbpfWarning()
             if libbpf_prog_type_by_name(t, &pt, &at) < 0 && libbpf_prog_type_by_name(t + "/", &pt, &at) < 0 {
-                throw BPFError("failed to guess program type from ELF section '\(t)'", errno: ESRCH)
+                throw BPFError("failed to guess program type from ELF section '\(t)'",
+                               detail: "see libbpf's supported section names (bpfswift -d prints them)")
             }
             commonType = pt
             commonAttach = at
         }
+        try requireRegularFile(file, "failed to open object file")
         clearLibbpfWarning()
         guard let obj = bpf_object__open_file(file, nil) else {
             throw BPFError("failed to open object file", errno: Glibc.errno, detail: takeLibbpfWarning())
