@@ -8,7 +8,7 @@
 #
 # Install: copy to /usr/share/bash-completion/completions/bpfswift (scripts/install does).
 
-_bpfswift_objects='prog map link object struct_ops gen version help'
+_bpfswift_objects='prog map link object struct_ops gen net cgroup perf iter version help'
 _bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help -V --version'
 
 # The verbs of an object, in command-table order (a prefix selects the first
@@ -16,12 +16,16 @@ _bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help 
 _bpfswift_verbs()
 {
     case $1 in
-        prog) echo 'show list pin help' ;;
+        prog) echo 'show list pin load loadall attach detach run tracelog help' ;;
         map) echo 'show list dump update lookup getnext delete pin create peek push enqueue pop dequeue freeze help' ;;
         link) echo 'show list pin detach help' ;;
         object) echo 'pin show unpin list inspect help' ;;
         struct_ops) echo 'show list register unregister dump help' ;;
         gen) echo 'skeleton help' ;;
+        net) echo 'show list attach detach help' ;;
+        cgroup) echo 'show list tree attach detach help' ;;
+        perf) echo 'show list help' ;;
+        iter) echo 'pin help' ;;
     esac
 }
 
@@ -30,7 +34,7 @@ _bpfswift_verb_options()
 {
     case "$1 $2" in
         'prog show'|'prog list') echo '--metadata' ;;
-        'object pin') echo '--attach --pin-root --enable --disable --replace --map --pin-map' ;;
+        'object pin') echo '--attach --pin-root --enable --disable --replace --map --pin-map --attach-to' ;;
         'struct_ops register') echo '--enable --disable' ;;
         'gen skeleton') echo '--lang' ;;
         'help '*) echo '--man' ;;
@@ -41,7 +45,7 @@ _bpfswift_verb_options()
 _bpfswift_valued_option()
 {
     case $1 in
-        --pin-root|--enable|--disable|--map|--pin-map|--lang) return 0 ;;
+        --pin-root|--enable|--disable|--map|--pin-map|--attach-to|--lang) return 0 ;;
     esac
     return 1
 }
@@ -290,7 +294,7 @@ _bpfswift()
         return 0
     fi
     if [[ $obj == help ]]; then
-        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen'
+        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen net cgroup perf iter'
         return 0
     fi
     [[ $obj == version ]] && return 0
@@ -312,6 +316,75 @@ _bpfswift()
                     _bpfswift_selector 0 prog && return 0
                     (( n == 2 )) && _bpfswift_files
                     ;;
+                attach|detach)
+                    _bpfswift_selector 0 prog && return 0
+                    if (( n == 2 )); then
+                        _bpfswift_add 'sk_skb_stream_parser sk_skb_stream_verdict sk_skb_verdict sk_msg_verdict flow_dissector'
+                    elif (( n >= 3 )); then
+                        _bpfswift_selector 3 map
+                    fi
+                    ;;
+                run)
+                    _bpfswift_selector 0 prog && return 0
+                    case $prev in
+                        data_in|data_out|ctx_in|ctx_out) _bpfswift_files ;;
+                        data_size_out|ctx_size_out|repeat) ;;
+                        *) _bpfswift_once data_in data_out data_size_out ctx_in ctx_out ctx_size_out repeat ;;
+                    esac
+                    ;;
+                load|loadall)
+                    case $n in
+                        0) _bpfswift_files o ;;
+                        1) _bpfswift_files ;;
+                        *) case $prev in
+                               pinmaps) _bpfswift_files -d ;;
+                               map) _bpfswift_add 'idx name' ;;
+                               *) _bpfswift_add 'type map pinmaps autoattach' ;;
+                           esac ;;
+                    esac
+                    ;;
+            esac
+            ;;
+        net)
+            case $verb in
+                show|list) (( n == 0 )) && _bpfswift_add dev; [[ $prev == dev ]] && _bpfswift_add "$(command ls /sys/class/net 2>/dev/null)" ;;
+                attach)
+                    if (( n == 0 )); then _bpfswift_add 'xdp xdpgeneric xdpdrv xdpoffload tcx_ingress tcx_egress'
+                    else _bpfswift_selector 1 prog && return 0
+                        case $prev in
+                            dev) _bpfswift_add "$(command ls /sys/class/net 2>/dev/null)" ;;
+                            *) (( n == 3 )) && _bpfswift_add dev; (( n == 5 )) && _bpfswift_add overwrite ;;
+                        esac
+                    fi ;;
+                detach)
+                    case $n in
+                        0) _bpfswift_add 'xdp xdpgeneric xdpdrv xdpoffload tcx_ingress tcx_egress' ;;
+                        1) _bpfswift_add dev ;;
+                        2) _bpfswift_add "$(command ls /sys/class/net 2>/dev/null)" ;;
+                    esac ;;
+            esac
+            ;;
+        cgroup)
+            case $verb in
+                show|list|tree) (( n == 0 )) && _bpfswift_files -d; (( n == 1 )) && _bpfswift_add effective ;;
+                attach|detach)
+                    case $n in
+                        0) _bpfswift_files -d ;;
+                        1) _bpfswift_add 'cgroup_inet_ingress cgroup_inet_egress cgroup_inet_sock_create cgroup_sock_ops cgroup_device cgroup_inet4_bind cgroup_inet6_bind cgroup_inet4_post_bind cgroup_inet6_post_bind cgroup_inet4_connect cgroup_inet6_connect cgroup_unix_connect cgroup_inet4_getpeername cgroup_inet6_getpeername cgroup_unix_getpeername cgroup_inet4_getsockname cgroup_inet6_getsockname cgroup_unix_getsockname cgroup_udp4_sendmsg cgroup_udp6_sendmsg cgroup_unix_sendmsg cgroup_udp4_recvmsg cgroup_udp6_recvmsg cgroup_unix_recvmsg cgroup_sysctl cgroup_getsockopt cgroup_setsockopt cgroup_inet_sock_release' ;;
+                        *) _bpfswift_selector 2 prog && return 0
+                           [[ $verb == attach ]] && _bpfswift_add 'multi override' ;;
+                    esac ;;
+            esac
+            ;;
+        iter)
+            case $verb in
+                pin)
+                    case $n in
+                        0) _bpfswift_files o ;;
+                        1) _bpfswift_files ;;
+                        2) _bpfswift_add map ;;
+                        *) _bpfswift_selector 3 map ;;
+                    esac ;;
             esac
             ;;
         map)

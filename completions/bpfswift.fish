@@ -16,6 +16,10 @@ function __bpfswift_objects
         object 'whole BPF object files and their pinned trees' \
         struct_ops 'struct_ops maps' \
         gen 'code generation: skeletons' \
+        net 'XDP, tc and other network attachments' \
+        cgroup 'programs attached to cgroups' \
+        perf 'programs behind perf events, by process' \
+        iter 'BPF iterators' \
         version 'versions of bpfswift and libbpf' \
         help 'usage'
 end
@@ -25,7 +29,10 @@ end
 function __bpfswift_verbs -a obj
     switch $obj
         case prog
-            printf '%s\t%s\n' show 'show programs' list 'show programs' pin 'pin a program' help usage
+            printf '%s\t%s\n' show 'show programs' list 'show programs' pin 'pin a program' \
+                load 'load an object, pin its first program' loadall 'load an object, pin every program' \
+                attach 'attach to a map or the flow dissector' detach 'detach from a map or the flow dissector' \
+                run 'test-run a program' tracelog 'print the trace pipe' help usage
         case map
             printf '%s\t%s\n' show 'show maps' list 'show maps' dump 'print every element' \
                 update 'store an element' lookup 'print one element' getnext 'print the next key' \
@@ -45,6 +52,16 @@ function __bpfswift_verbs -a obj
                 dump 'print struct_ops maps with their values' help usage
         case gen
             printf '%s\t%s\n' skeleton 'print a skeleton of an object' help usage
+        case net
+            printf '%s\t%s\n' show 'show network attachments' list 'show network attachments' \
+                attach 'attach to a device' detach 'detach from a device' help usage
+        case cgroup
+            printf '%s\t%s\n' show 'show a cgroup' list 'show a cgroup' tree 'show every cgroup below' \
+                attach 'attach to a cgroup' detach 'detach from a cgroup' help usage
+        case perf
+            printf '%s\t%s\n' show 'show perf attachments' list 'show perf attachments' help usage
+        case iter
+            printf '%s\t%s\n' pin 'pin an iterator' help usage
     end
 end
 
@@ -62,7 +79,7 @@ function __bpfswift_verb_options -a obj verb
             printf '%s\t%s\n' --attach 'attach every program and struct_ops map' \
                 --pin-root 'directory for by-name pins' --enable 'create MAP' --disable 'do not create MAP' \
                 --replace 'replace a different object at PATH' --map 'NAME=PINNED_FILE: reuse a pinned map' \
-                --pin-map 'NAME=FILE: pin path of a map'
+                --pin-map 'NAME=FILE: pin path of a map' --attach-to 'PROG=TARGET: attach a program there'
         case 'struct_ops register'
             printf '%s\t%s\n' --enable 'register MAP' --disable 'do not register MAP'
         case 'gen skeleton'
@@ -73,7 +90,7 @@ function __bpfswift_verb_options -a obj verb
 end
 
 function __bpfswift_valued_option -a opt
-    contains -- $opt --pin-root --enable --disable --map --pin-map --lang
+    contains -- $opt --pin-root --enable --disable --map --pin-map --attach-to --lang
 end
 
 # The first candidate (first field) that starts with WORD.
@@ -319,7 +336,7 @@ function __bpfswift_complete
     switch $obj
         case help
             if contains -- --man $seen; and test (count $args) -eq 0
-                printf '%s\n' prog map link object struct_ops gen
+                printf '%s\n' prog map link object struct_ops gen net cgroup perf iter
             end
             return 0
         case version
@@ -342,6 +359,15 @@ function __bpfswift_complete
                 case pin
                     __bpfswift_selector $bin 1 prog '' "$cur" $args; and return 0
                     test $n -eq 2; and __bpfswift_files "$cur"
+                case attach detach
+                    __bpfswift_selector $bin 1 prog '' "$cur" $args; and return 0
+                    test $n -eq 3; and printf '%s\n' sk_skb_stream_parser sk_skb_stream_verdict sk_skb_verdict sk_msg_verdict flow_dissector
+                case run
+                    __bpfswift_selector $bin 1 prog '' "$cur" $args; and return 0
+                    printf '%s\n' data_in data_out data_size_out ctx_in ctx_out ctx_size_out repeat
+                case load loadall
+                    test $n -le 2; and __bpfswift_files "$cur"
+                    test $n -gt 2; and printf '%s\n' type map pinmaps autoattach
             end
         case map
             switch $verb

@@ -29,6 +29,8 @@ public struct ObjectPinOptions: Sendable {
     public var reuseMaps: [MapPinAssignment] = []
     /// Maps whose pin path is set before load (pinned there, or reused from there).
     public var pinMaps: [MapPinAssignment] = []
+    /// Programs attached to a target their section cannot name (`--attach-to PROG=TARGET`).
+    public var attachTo: [ProgramAttachSpec] = []
 
     /// No attach, libbpf's pin root, no map settings, no replace.
     public init() {}
@@ -51,6 +53,7 @@ public struct ObjectPinOptions: Sendable {
         if !disable.isEmpty { f += ";disable=" + list(disable) }
         if !reuseMaps.isEmpty { f += ";map=" + list(reuseMaps.map { "\($0.map)=\($0.file)" }) }
         if !pinMaps.isEmpty { f += ";pin_map=" + list(pinMaps.map { "\($0.map)=\($0.file)" }) }
+        if !attachTo.isEmpty { f += ";attach_to=" + list(attachTo.map(\.description)) }
         return f
     }
 }
@@ -219,6 +222,27 @@ private final class PinRun {
     var oldTree: FileDescriptor?
     var exchanged = false
     var published = false
+    /// `--attach-to` targets by program name, and whether the other programs
+    /// attach from their sections (`--attach`).
+    var attachTo: [String: ProgramAttachTarget] = [:]
+    var attachBySection = true
+
+    /// Checks that every `--attach-to` program exists and sets what its
+    /// target needs before load.
+    private func prepareAttachTo(_ obj: BPFObject, _ options: ObjectPinOptions) throws(BPFError) {
+        attachBySection = options.attach
+        for spec in options.attachTo {
+            guard let p = obj.programs.first(where: { $0.name == spec.program }) else {
+                let names = obj.programs.map(\.name).joined(separator: ", ")
+                throw BPFError("--attach-to \(spec.program)", errno: ENOENT, detail: "object \(obj.name) has no program of that name (programs: \(names))")
+            }
+            if attachTo[spec.program] != nil {
+                throw BPFError("--attach-to \(spec.program)", errno: EINVAL, detail: "the program is given more than once")
+            }
+            try p.prepare(for: spec.target)
+            attachTo[spec.program] = spec.target
+        }
+    }
 
     init(tree: TreePath, claim: StagingClaim, steps: StepGuard) {
         self.tree = tree
@@ -263,6 +287,7 @@ private final class PinRun {
         // Per-map settings between open and load.
         for name in options.enable { try find(obj, name, "--enable").setAutocreate(true) }
         for name in options.disable { try find(obj, name, "--disable").setAutocreate(false) }
+        try prepareAttachTo(obj, options)
         // --attach registers the struct_ops maps: a selection in which two of them
         // register the same name is refused before anything loads.
         if options.attach { try StructOps.checkDistinctNames(StructOps.maps(of: obj)) }
@@ -314,7 +339,7 @@ private final class PinRun {
 
         let manifest = ObjectManifest(sha256: sha.value, objectName: obj.name, file: absolutePath(objectFile),
                                       options: fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
-        return try pinTree(obj, manifest: manifest, attachment: options.attach ? .attachNow : .none,
+        return try pinTree(obj, manifest: manifest, attachment: options.attach || !options.attachTo.isEmpty ? .attachNow : .none,
                            shared: shared, newShared: newShared, reused: reused)
     }
 
@@ -382,6 +407,13 @@ private final class PinRun {
 
         for p in obj.programs where p.fd != nil {
             let i = programIndex[p.name]!
+            if let target = attachTo[p.name] {
+                links.append((p.name, try p.attach(to: target, scratch: staging)))
+                manifest.programs[i].link = p.name
+                continue
+            }
+            // --attach-to alone attaches only the programs it names.
+            if !attachBySection { continue }
             if p.isStructOps {
                 manifest.programs[i].notAttached = "struct_ops program: it runs through its struct_ops map"
                 continue
@@ -405,7 +437,7 @@ private final class PinRun {
                 manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
             }
         }
-        if case .attachNow = attachment {
+        if case .attachNow = attachment, attachBySection {
             for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
                 links.append((name(m), try m.attachStructOps()))
             }

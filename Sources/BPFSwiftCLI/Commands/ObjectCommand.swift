@@ -9,8 +9,8 @@ enum ObjectCommand {
         name: "object",
         summary: "whole BPF object files and their pinned trees",
         commands: [
-            Command("pin", usage: ["pin OBJ PATH [--attach] [--pin-root DIR] [--enable MAP]... [--disable MAP]... [--replace] [--map NAME=PINNED_FILE]... [--pin-map NAME=FILE]..."],
-                    summary: "Load OBJ and publish all of it atomically under PATH on bpffs: PATH/maps/NAME ('.' in map names becomes '_'), PATH/programs/NAME, and with --attach PATH/links/NAME for every program libbpf can attach from its section name and every struct_ops map. Maps declared with LIBBPF_PIN_BY_NAME are pinned at DIR/NAME (default /sys/fs/bpf; DIR must be on bpffs, and is made, mode 0700, when missing) and reused from there when they fit; --map reuses a pinned map, --pin-map sets a map's pin path; --enable/--disable set a map's autocreate. Pinning the same file again with the same options changes nothing; a different object needs --replace, which swaps the trees and removes the old one. A failure, or SIGINT/SIGTERM, rolls back everything the run made.",
+            Command("pin", usage: ["pin OBJ PATH [--attach] [--pin-root DIR] [--enable MAP]... [--disable MAP]... [--replace] [--map NAME=PINNED_FILE]... [--pin-map NAME=FILE]... [--attach-to PROG=TARGET]..."],
+                    summary: "Load OBJ and publish all of it atomically under PATH on bpffs: PATH/maps/NAME ('.' in map names becomes '_'), PATH/programs/NAME, and with --attach PATH/links/NAME for every program libbpf can attach from its section name and every struct_ops map. Maps declared with LIBBPF_PIN_BY_NAME are pinned at DIR/NAME (default /sys/fs/bpf; DIR must be on bpffs, and is made, mode 0700, when missing) and reused from there when they fit; --map reuses a pinned map, --pin-map sets a map's pin path; --enable/--disable set a map's autocreate. --attach-to PROG=TARGET attaches program PROG where its section name cannot say (TARGET := \(ProgramAttachTarget.grammar); ATTACH_TYPE as cgroup attach names it) and pins its link at PATH/links/PROG like the others; without --attach only the programs it names attach. Pinning the same file again with the same options changes nothing; a different object needs --replace, which swaps the trees and removes the old one. A failure, or SIGINT/SIGTERM, rolls back everything the run made.",
                     run: pin),
             Command("show", usage: ["show PATH"],
                     summary: "Print the tree at PATH: the object's name, sha256 and file, every pinned map, program and link with its id and type, whether each program is attached, and whether the tree is complete.",
@@ -52,6 +52,9 @@ enum ObjectCommand {
         o.disable = try args.extractOption("--disable")
         o.reuseMaps = try args.extractOption("--map").map { try assignment($0, "--map", "NAME=PINNED_FILE", cp) }
         o.pinMaps = try args.extractOption("--pin-map").map { try assignment($0, "--pin-map", "NAME=FILE", cp) }
+        o.attachTo = try args.extractOption("--attach-to").map { text in
+            do { return try ProgramAttachSpec(parsing: text) } catch let e as BPFError { throw UsageError("\(cp): \(e.operation)") }
+        }
         if let both = Set(o.enable).intersection(o.disable).first {
             throw UsageError("\(cp): map \(both) is given with both --enable and --disable")
         }

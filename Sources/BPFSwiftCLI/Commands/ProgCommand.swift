@@ -26,8 +26,8 @@ enum ProgCommand {
                         + "program loaded after every process that holds it has exited, until the pin is removed. "
                         + "A name or tag that selects several programs is an error.",
                     run: pin),
-        ],
-        grammar: [progGrammar]
+        ] + loadRunCommands,
+        grammar: [progGrammar, "MAP := { id MAP_ID | pinned FILE | name MAP_NAME }"]
     )
 
     /// Splits `--metadata [KEY[=VALUE]]` (or `--metadata=KEY[=VALUE]`) off the words.
