@@ -192,7 +192,7 @@ public struct ObjectManifest: Equatable, Sendable {
     /// Why this record cannot describe a tree bpfswift made, or nil. Every pin
     /// name must be one plain name inside its directory (a manifest naming
     /// "../../victim/links/x" is forged), names unique, ids non-zero, and
-    /// links must refer to recorded programs or maps.
+    /// programs and their links must name each other.
     public func invalidity() -> String? {
         var seen: Set<String> = []
         for m in maps {
@@ -211,12 +211,6 @@ public struct ObjectManifest: Equatable, Sendable {
             guard seen.insert("l/" + l.pinName).inserted else { return "link \(l.pinName) recorded twice" }
             guard l.id != 0 else { return "link \(l.pinName) has id 0" }
             if let p = l.program, !programs.contains(where: { $0.name == p }) { return "link \(l.pinName) names program \(p), which is not recorded" }
-            if let m = l.structOpsMap, !maps.contains(where: { $0.name == m || $0.pinName == m }) {
-                return "link \(l.pinName) names struct_ops map \(m), which is not recorded"
-            }
-            if l.pinHoldsMap, let m = maps.first(where: { $0.name == l.structOpsMap || $0.pinName == l.structOpsMap }), m.id != l.id {
-                return "link \(l.pinName) records map id \(l.id), its map \(m.pinName) id \(m.id)"
-            }
         }
         return nil
     }
