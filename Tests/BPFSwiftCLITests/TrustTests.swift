@@ -100,7 +100,7 @@ struct TrustTests {
             #expect(try bpfswift("object", "unpin", dir.sub(s)).status == 0)
         }
         #expect(try bpfswift("object", "unpin", victimPath).status == 0)
-        #expect(!Self.ccRegistered())
+        #expect(ObjectKit.eventually(15) { !Self.ccRegistered() })
         dir.remove()
     }
 
@@ -183,7 +183,7 @@ struct TrustTests {
         let s = try bpfswift("-j", "object", "show", forged)
         #expect(s.status != 0 || !(s.stdout.contains("\"complete\":true")), "\(s.stdout)")
         #expect(try bpfswift("object", "unpin", victimPath).status == 0)
-        #expect(!Self.ccRegistered())
+        #expect(ObjectKit.eventually(15) { !Self.ccRegistered() })
         dir.remove()
     }
 
@@ -236,7 +236,7 @@ struct TrustTests {
         try Self.expectVictimIntact(victimPath, id, "after unpin of a tree whose links/ is a symlink")
 
         #expect(try bpfswift("object", "unpin", victimPath).status == 0)
-        #expect(!Self.ccRegistered())
+        #expect(ObjectKit.eventually(15) { !Self.ccRegistered() })
         dir.remove()
     }
 
@@ -287,7 +287,7 @@ struct TrustTests {
         let (id, _) = try Self.victim(path)
         let u = try Bpftool.run(["struct_ops", "unregister", "id", String(id)])
         try #require(u.status == 0, "\(u.stderr)")
-        #expect(!Self.ccRegistered())
+        #expect(ObjectKit.eventually(15) { !Self.ccRegistered() })
         let show = try ObjectKit.show(path)
         #expect(show["complete"] as? Bool == false)
         #expect((show["missing"] as? [String] ?? []).contains("links/trust_ca"))
@@ -412,6 +412,8 @@ struct TrustTests {
         #expect(r.stderr.contains("not an ELF file"), "\(r.stderr)")
         #expect(Date().timeIntervalSince(start) < 5)
         #expect(ObjectKit.names(in: dir.path).isEmpty)
+        let i = try runProcess("/bin/sh", ["-c", "ulimit -v 200000; exec \"$0\" \"$@\"", TestEnv.binary, "object", "inspect", file])
+        #expect(i.status == 1 && i.stderr.contains("not an ELF file"), "\(i.stderr)")
         dir.remove()
     }
 }

@@ -97,27 +97,6 @@ public struct ObjectPinResult: Sendable {
 ///   second pin kept in staging/shared/: cleaning the leftover unpins them.
 /// - `publish`/`exchange`: one rename; after it the tree is whole at PATH.
 public enum ObjectPinner {
-    /// The first bytes of an ELF file.
-    static let elfMagic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
-
-    /// Reads an object file, refusing at once (from its first four bytes)
-    /// anything that is not ELF, however large.
-    static func readObjectFile(_ path: String) throws(BPFError) -> [UInt8] {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        if fd >= 0 {
-            defer { _ = Glibc.close(fd) }
-            var st = stat()
-            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-                var magic = [UInt8](repeating: 0, count: 4)
-                let n = pread(fd, &magic, 4, 0)
-                if n != 4 || magic != elfMagic {
-                    throw BPFError("open BPF object \(path)", errno: ENOEXEC, detail: "not an ELF file")
-                }
-            }
-        }
-        return try readFileBytes(path)
-    }
-
     /// Checks a PATH for `object pin`: not a staging name, in a parent
     /// others cannot swap our entries in, and not inside another tree.
     static func checkTarget(_ tree: TreePath, _ path: String) throws(BPFError) {
@@ -142,7 +121,7 @@ public enum ObjectPinner {
         defer { steps.finish() }
         let tree = try TreePath(path, what: "pin object \(objectFile) at")
         try checkTarget(tree, path)
-        let bytes = try readObjectFile(objectFile)
+        let bytes = try readELFFileBytes(objectFile)
         let oldMask = umask(0o077)
         defer { umask(oldMask) }
         let sha = BackgroundDigest(bytes)
