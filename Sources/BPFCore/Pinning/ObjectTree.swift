@@ -192,6 +192,7 @@ public enum ObjectTree {
         let tree = try TreePath(path, what: "unpin object tree")
         try tree.requireSafeParent(what: "unpin object tree")
         if tree.isStagingName {
+            _ = try tree.open(what: "unpin")  // a clear error when missing, a symlink or a mount point
             try removeLeftover(tree.parent, name: tree.base, shownAs: tree.path)
             return nil
         }
