@@ -296,6 +296,25 @@ struct TrustTests {
         dir.remove()
     }
 
+    @Test func aLinkDetachedBehindTheTreesBackIsNotComplete() throws {
+        let dir = try BPFFSDir("trust_detach")
+        let path = dir.sub("t")
+        let r = try ObjectKit.pin("trust_cclink", path, root: nil, ["--attach"])
+        try #require(r.status == 0, "\(r.stderr)")
+        func registered() -> Bool { GenSkeletonRunTests.congestionControls().contains("bpfswift_trustl") }
+        #expect(registered())
+        let link = try #require(ObjectKit.entries(try ObjectKit.show(path), "links")["trustl_ca"])
+        #expect(link["type"] as? String == "struct_ops")
+        let d = try Bpftool.run(["link", "detach", "id", String(ObjectKit.id(link))])
+        try #require(d.status == 0, "\(d.stderr)")
+        #expect(ObjectKit.eventually(15) { !registered() })
+        let show = try ObjectKit.show(path)
+        #expect(show["complete"] as? Bool == false)
+        #expect((show["missing"] as? [String] ?? []).contains("links/trustl_ca"))
+        #expect(try bpfswift("object", "unpin", path).status == 0)
+        dir.remove()
+    }
+
     // MARK: crash windows
 
     @Test func aPinKilledBeforeItsLinksArePinnedLeavesNothingRunning() throws {
