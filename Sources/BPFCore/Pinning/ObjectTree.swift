@@ -337,12 +337,19 @@ public enum ObjectTree {
                                              manifest: nil))
                 continue
             }
-            guard let sub = try? dir.directory(e.name) else { continue }
-            if case .pin = (try? sub.entry(ObjectTreeLayout.manifest)) ?? .missing, isOurManifest(sub) {
-                out.append(listing(sub, path: path, recheck: (dir, e.name)))
-                continue
+            // A tree swapped away (and being taken apart) while we looked is
+            // no tree any more: look again at what the name holds now.
+            for _ in 0..<64 {
+                guard let sub = try? dir.directory(e.name) else { break }
+                if case .pin = (try? sub.entry(ObjectTreeLayout.manifest)) ?? .missing, isOurManifest(sub) {
+                    out.append(listing(sub, path: path, recheck: (dir, e.name)))
+                    break
+                }
+                if dir.holds(sub, at: e.name) {
+                    walk(sub, depth: depth + 1, locks: locks, into: &out)
+                    break
+                }
             }
-            walk(sub, depth: depth + 1, locks: locks, into: &out)
         }
     }
     /// "major:minor:inode" of every flock lock held on the system (from

@@ -25,8 +25,7 @@ final class TreeDirectory {
     private init(fd: FileDescriptor, path: String) throws(BPFError) {
         var st = stat()
         if fstat(fd.rawValue, &st) != 0 { throw BPFError("stat \(path)", errno: Glibc.errno) }
-        var mnt: UInt64 = 0
-        if bpfswift_mount_id(fd.rawValue, &mnt) != 0 { throw BPFError("get the mount id of \(path)", errno: Glibc.errno) }
+        guard let mnt = mountIDOfFile(fd.rawValue) else { throw BPFError("get the mount id of \(path)", errno: Glibc.errno) }
         self.fd = fd
         self.path = path
         self.mountID = mnt
@@ -149,8 +148,7 @@ final class TreeDirectory {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw BPFError("open pinned object \(child(name))", errno: EINVAL, detail: "not a pin")
         }
-        var mnt: UInt64 = 0
-        if bpfswift_mount_id(raw, &mnt) != 0 || mnt != mountID {
+        if mountIDOfFile(raw) != mountID {
             throw BPFError("open pinned object \(child(name))", errno: EXDEV, detail: "it is on another mount")
         }
         var got = bpfswift_obj_get_at(fd.rawValue, name)
@@ -328,6 +326,18 @@ final class TreeDirectory {
             }
         }
     }
+}
+
+/// The mount id of an open file: statx STATX_MNT_ID (Linux 5.8), else the
+/// "mnt_id:" line of /proc/self/fdinfo (Linux 3.15).
+func mountIDOfFile(_ fd: Int32) -> UInt64? {
+    var id: UInt64 = 0
+    if bpfswift_mount_id(fd, &id) == 0 { return id }
+    guard let text = readTextFile("/proc/self/fdinfo/\(fd)") else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("mnt_id:") {
+        return UInt64(line.dropFirst("mnt_id:".count).filter { $0 != " " && $0 != "\t" })
+    }
+    return nil
 }
 
 /// One name bpffs accepts inside a directory and a manifest line can hold:
