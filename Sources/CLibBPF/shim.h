@@ -17,6 +17,9 @@
 #include <linux/bpf.h>
 #include <linux/magic.h>
 #include <linux/version.h>
+#include <linux/openat2.h>
+#include <linux/stat.h>
+#include <errno.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -29,6 +32,14 @@
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
 #error "bpfswift needs the kernel UAPI headers of Linux 6.10 or newer (linux/bpf.h; on Debian 12 linux-libc-dev from bookworm-backports, which scripts/setup installs)"
 #endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+#ifndef O_PATH
+#define O_PATH 010000000
+#endif
+/* O_PATH for Swift (glibc shows it only with _GNU_SOURCE). */
+static inline int bpfswift_o_path(void) { return O_PATH; }
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -130,6 +141,61 @@ static inline int bpfswift_renameat2(int olddirfd, const char *oldpath,
                                      unsigned int flags)
 {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+
+/* openat2(2): resolve inside a directory fd (RESOLVE_BENEATH,
+ * RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV); glibc has no wrapper. */
+static inline int bpfswift_openat2(int dirfd, const char *path, int flags, unsigned long long resolve)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (unsigned long long)(unsigned int)flags;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+static inline unsigned long long bpfswift_resolve_in_tree(void)
+{
+    return RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+}
+
+/* The mount id of an open file (statx STATX_MNT_ID): bind mounts of one
+ * bpffs share st_dev but not their mount id. -1 with errno on failure. */
+static inline int bpfswift_mount_id(int fd, unsigned long long *id)
+{
+    struct statx stx;
+    memset(&stx, 0, sizeof stx);
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) != 0)
+        return -1;
+    if (!(stx.stx_mask & STATX_MNT_ID)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    *id = stx.stx_mnt_id;
+    return 0;
+}
+
+/* BPF_OBJ_PIN / BPF_OBJ_GET relative to a directory fd (BPF_F_PATH_FD,
+ * kernel 6.5, libbpf 1.3). -EOPNOTSUPP when this libbpf cannot pass it. */
+static inline int bpfswift_obj_pin_at(int fd, int dirfd, const char *name)
+{
+#if LIBBPF_MAJOR_VERSION > 1 || (LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION >= 3)
+    LIBBPF_OPTS(bpf_obj_pin_opts, o, .file_flags = BPF_F_PATH_FD, .path_fd = dirfd);
+    return bpf_obj_pin_opts(fd, name, &o);
+#else
+    (void)fd; (void)dirfd; (void)name;
+    return -EOPNOTSUPP;
+#endif
+}
+static inline int bpfswift_obj_get_at(int dirfd, const char *name)
+{
+#if LIBBPF_MAJOR_VERSION > 1 || (LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION >= 3)
+    LIBBPF_OPTS(bpf_obj_get_opts, o, .file_flags = BPF_F_PATH_FD, .path_fd = dirfd);
+    return bpf_obj_get_opts(name, &o);
+#else
+    (void)dirfd; (void)name;
+    return -EOPNOTSUPP;
+#endif
 }
 
 static inline unsigned long bpfswift_bpf_fs_magic(void) { return BPF_FS_MAGIC; }

@@ -121,6 +121,18 @@ struct ObjectPinnerTests {
         #expect(back.links[0].pinHoldsMap)
         #expect(throws: BPFError.self) { try ObjectManifest.decode(Array("bpfswift-object 2\nend\n".utf8)) }
         #expect(throws: BPFError.self) { try ObjectManifest.decode(Array(m.encoded().dropLast(4))) }
+        // A forged record naming pins outside its directories, or twice, or with id 0, is refused whole.
+        for bad in ["../../victim/links/aud_ca", "a/b", "..", "", "x\ty", String(repeating: "n", count: 256)] {
+            var f = m
+            f.links[0].pinName = bad
+            #expect(throws: BPFError.self, "\(bad)") { try ObjectManifest.decode(f.encoded()) }
+        }
+        var twice = m
+        twice.maps.append(twice.maps[0])
+        #expect(throws: BPFError.self) { try ObjectManifest.decode(twice.encoded()) }
+        var zero = m
+        zero.programs[0].id = 0
+        #expect(throws: BPFError.self) { try ObjectManifest.decode(zero.encoded()) }
     }
 }
 

@@ -85,7 +85,7 @@ public struct ObjectInspection {
 
     /// Reads `file`. Calls `bpf_object__open_mem` on its bytes (no load).
     public static func inspect(file: String) throws(BPFError) -> ObjectInspection {
-        let bytes = try readFileBytes(file)
+        let bytes = try readELFFileBytes(file)
         let elf = try ELFFile(bytes: bytes, path: file)
         let obj = try BPFObject.open(bytes: bytes, options: ObjectOpenOptions(objectName: objectStem(file)))
         var r = ObjectInspection(file: file, size: bytes.count, sha256: SHA256.hexDigest(bytes), objectName: obj.name)

@@ -17,7 +17,7 @@ import Glibc
 public final class StepGuard {
     /// Every step name `object pin` checks, in order.
     public static let pinSteps = ["lock", "open", "configure", "load", "pin-maps", "pin-programs",
-                                  "attach", "pin-links", "manifest", "publish-shared", "publish", "exchange"]
+                                  "attach", "manifest", "pin-links", "publish-shared", "publish", "exchange"]
     /// The steps `object unpin` checks.
     public static let unpinSteps = ["unpin-lock", "unpin-move", "unpin-remove"]
 

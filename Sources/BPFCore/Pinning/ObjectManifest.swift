@@ -185,7 +185,34 @@ public struct ObjectManifest: Equatable, Sendable {
         }
         guard sawEnd else { throw bad("truncated (no end line)") }
         guard m.sha256.count == 64 else { throw bad("no sha256") }
+        if let why = m.invalidity() { throw bad(why) }
         return m
+    }
+
+    /// Why this record cannot describe a tree bpfswift made, or nil. Every pin
+    /// name must be one plain name inside its directory (a manifest naming
+    /// "../../victim/links/x" is forged), names unique, ids non-zero, and
+    /// programs and their links must name each other.
+    public func invalidity() -> String? {
+        var seen: Set<String> = []
+        for m in maps {
+            guard isPlainName(m.pinName) else { return "map pin name '\(m.pinName)' is not a plain name" }
+            guard seen.insert("m/" + m.pinName).inserted else { return "map \(m.pinName) recorded twice" }
+            guard m.id != 0 else { return "map \(m.pinName) has id 0" }
+        }
+        for p in programs {
+            guard isPlainName(p.name) else { return "program name '\(p.name)' is not a plain name" }
+            guard seen.insert("p/" + p.name).inserted else { return "program \(p.name) recorded twice" }
+            guard p.id != 0 else { return "program \(p.name) has id 0" }
+            if let l = p.link, !links.contains(where: { $0.pinName == l }) { return "program \(p.name) names link \(l), which is not recorded" }
+        }
+        for l in links {
+            guard isPlainName(l.pinName) else { return "link pin name '\(l.pinName)' is not a plain name" }
+            guard seen.insert("l/" + l.pinName).inserted else { return "link \(l.pinName) recorded twice" }
+            guard l.id != 0 else { return "link \(l.pinName) has id 0" }
+            if let p = l.program, !programs.contains(where: { $0.name == p }) { return "link \(l.pinName) names program \(p), which is not recorded" }
+        }
+        return nil
     }
 
     // MARK: in the kernel
@@ -212,7 +239,11 @@ public struct ObjectManifest: Equatable, Sendable {
     /// and EINVAL when the pin is not a bpfswift manifest map.
     /// Calls `bpf_obj_get`, `bpf_map_get_info_by_fd` and `bpf_map_lookup_elem`.
     public static func read(pinnedAt path: String) throws(BPFError) -> (manifest: ObjectManifest, mapID: UInt32) {
-        let fd = try Kernel.openPinned(path)
+        try read(try Kernel.openPinned(path), path: path)
+    }
+
+    /// Reads the manifest map behind `fd` (got from the pin at `path`).
+    static func read(_ fd: FileDescriptor, path: String) throws(BPFError) -> (manifest: ObjectManifest, mapID: UInt32) {
         guard Kernel.kind(of: fd) == .map else {
             throw BPFError("read object manifest \(path)", errno: EINVAL, detail: "the pin is not a map")
         }

@@ -81,13 +81,37 @@ public struct ObjectPinResult: Sendable {
 /// `object pin`: loads an object file and publishes all of it as one tree
 /// on bpffs, atomically (see SPEC `object`).
 ///
-/// The tree is built in PARENT/bpfswift_staging_NAME (claimed with flock),
-/// then renamed into place with RENAME_NOREPLACE, or swapped with
-/// RENAME_EXCHANGE for `--replace`. Maps pinned by name that do not exist yet
-/// are first pinned inside the staging directory and renamed to their shared
-/// place just before the tree, so a run that dies leaves them only in its
-/// staging directory. Any failure rolls back everything this run made.
+/// The tree is built in PARENT/bpfswift_staging_NAME (claimed with flock,
+/// made by this run or left by a killed one, never someone else's), then
+/// renamed into place with RENAME_NOREPLACE, or swapped with RENAME_EXCHANGE
+/// for `--replace`. Every step works through directory descriptors
+/// (`TreeDirectory`); directories are 0700 and pins 0600, owned by the
+/// caller, whatever the umask.
+///
+/// Order, and what a SIGKILL at each point leaves (a caught signal or a
+/// failure rolls back everything instead):
+/// - up to `attach`: the staging directory with maps and programs; links
+///   exist only as this process's descriptors and die with it.
+/// - `manifest`: the manifest pinned in staging (it records the links).
+/// - `pin-links` (last before publishing): links pinned in staging, so the
+///   programs run; `object list` shows the directory as "staging", and the
+///   next `object pin` or `object unpin` of PATH takes it apart.
+/// - `publish-shared`: new by-name maps pinned at their shared place, a
+///   second pin kept in staging/shared/: cleaning the leftover unpins them.
+/// - `publish`/`exchange`: one rename; after it the tree is whole at PATH.
 public enum ObjectPinner {
+    /// Checks a PATH for `object pin`: not a staging name, in a parent
+    /// others cannot swap our entries in, and not inside another tree.
+    static func checkTarget(_ tree: TreePath, _ path: String) throws(BPFError) {
+        if tree.isStagingName {
+            throw BPFError("pin object at \(path)", errno: EINVAL, detail: "names starting with \(ObjectTreeLayout.stagingPrefix) are reserved for staging")
+        }
+        try tree.requireSafeParent(what: "pin object at")
+        if let outer = tree.enclosingTree() {
+            throw BPFError("pin object at \(path)", errno: EINVAL, detail: "it is inside the object tree \(outer); pin it elsewhere")
+        }
+    }
+
     /// Opens `objectFile`, configures it from `options`, loads it, attaches it with
     /// `options.attach`, and publishes the tree at `path` (`bpfswift object pin`).
     /// Re-pinning the same file with the same options is `.unchanged`; a different
@@ -107,10 +131,10 @@ public enum ObjectPinner {
         let steps = StepGuard()
         defer { steps.finish() }
         let tree = try TreePath(path, what: "pin object \(objectFile) at")
-        if tree.isStagingName {
-            throw BPFError("pin object at \(path)", errno: EINVAL, detail: "names starting with \(ObjectTreeLayout.stagingPrefix) are reserved for staging")
-        }
-        let bytes = try readFileBytes(objectFile)
+        try checkTarget(tree, path)
+        let bytes = try readELFFileBytes(objectFile)
+        let oldMask = umask(0o077)
+        defer { umask(oldMask) }
         let sha = BackgroundDigest(bytes)
         defer { sha.wait() }
         let fingerprint = options.fingerprint
@@ -121,15 +145,15 @@ public enum ObjectPinner {
             try steps.check("lock")
             // What is at PATH now decides between publish, no-op, replace and refusal.
             var previous: ObjectManifest?
-            switch try pathState(tree.path) {
+            switch try tree.entry() {
             case .missing:
                 break
             case .symlink:
                 throw BPFError("pin object at \(path)", errno: EEXIST, detail: "it is a symbolic link; refusing to replace it")
-            case .other:
+            case .pin, .other:
                 throw BPFError("pin object at \(path)", errno: EEXIST, detail: "it exists and is not a directory")
             case .directory:
-                let status = ObjectTreeStatus.read(tree.path)
+                let status = ObjectTreeStatus.read(try tree.open(what: "pin object at"), path: tree.path)
                 guard let m = status.manifest else {
                     throw BPFError("pin object at \(path)", errno: EEXIST, detail: "it exists and is not an object tree (no readable \(ObjectTreeLayout.manifest))")
                 }
@@ -145,6 +169,7 @@ public enum ObjectPinner {
                     throw BPFError("pin object at \(path)", errno: EEXIST, detail: "\(why); use --replace to swap it")
                 }
                 previous = m
+                run.previous = m
             }
             let manifest = try run.build(objectFile: objectFile, bytes: bytes, sha: sha, options: options, fingerprint: fingerprint)
             try run.publish(replacing: previous != nil)
@@ -171,16 +196,16 @@ extension ObjectPinner {
         let steps = StepGuard()
         defer { steps.finish() }
         let tree = try TreePath(path, what: "pin object \(obj.name) at")
-        if tree.isStagingName {
-            throw BPFError("pin object at \(path)", errno: EINVAL, detail: "names starting with \(ObjectTreeLayout.stagingPrefix) are reserved for staging")
-        }
+        try checkTarget(tree, path)
+        let oldMask = umask(0o077)
+        defer { umask(oldMask) }
         var options = ObjectPinOptions()
         options.attach = links != nil
         options.pinRoot = pinRoot
         let claim = try StagingClaim.claim(tree, purpose: "pin object at")
         let run = PinRun(tree: tree, claim: claim, steps: steps)
         do throws(BPFError) {
-            if case .missing = try pathState(tree.path) {} else {
+            if case .missing = try tree.entry() {} else {
                 throw BPFError("pin object \(obj.name) at \(path)", errno: EEXIST)
             }
             for m in obj.maps { run.declaredNames[m.handle] = m.name }
@@ -214,12 +239,14 @@ private final class PinRun {
     var borrowed: [(name: String, link: BPFLink)] = []
     /// Links that are struct_ops maps registered without a BPF link: destroying them would unregister.
     var holdsMap: Set<String> = []
-    /// Shared pins waiting in staging: (staging pin, final path, map id).
-    var pendingShared: [(staged: String, path: String, id: UInt32, map: String)] = []
+    /// Shared pins waiting to be published: (map fd, final path, map id).
+    var pendingShared: [(fd: Int32, path: String, id: UInt32, map: String)] = []
     /// Shared pins published by this run: (path, map id).
     var publishedShared: [(path: String, id: UInt32)] = []
     /// The old tree's directory, locked while it is swapped out.
-    var oldTree: FileDescriptor?
+    var oldTree: TreeDirectory?
+    /// The manifest of the tree being replaced.
+    var previous: ObjectManifest?
     var exchanged = false
     var published = false
     /// `--attach-to` targets by program name, and whether the other programs
@@ -250,7 +277,7 @@ private final class PinRun {
         self.steps = steps
     }
 
-    var staging: String { claim.path }
+    var staging: TreeDirectory { claim.dir }
 
     /// Map names as the object declares them: `bpf_map__reuse_fd` renames a
     /// map after the map it reuses, but the tree names maps as the object does.
@@ -358,24 +385,23 @@ private final class PinRun {
     func pinTree(_ obj: BPFObject, manifest start: ObjectManifest, attachment: Attachment,
                  shared: [String: String], newShared: [String: String], reused: [String: String]) throws(BPFError) -> ObjectManifest {
         var manifest = start
-        let mapsDir = join(staging, ObjectTreeLayout.mapsDir)
-        let progsDir = join(staging, ObjectTreeLayout.programsDir)
-        try makeDirectory(mapsDir)
-        try makeDirectory(progsDir)
+        let mapsDir = try staging.makeDirectory(ObjectTreeLayout.mapsDir)
+        let progsDir = try staging.makeDirectory(ObjectTreeLayout.programsDir)
+        var sharedDir: TreeDirectory?
         var sharedIndex = 0
         for m in obj.maps where m.autocreate {
             // libbpf gives every map a placeholder fd at open: only maps it created count.
             guard let fd = m.fd else { continue }
             let pinName = ObjectTreeLayout.pinName(forMap: name(m))
-            try pinFD(fd, at: join(mapsDir, pinName), what: "map \(name(m))")
+            try mapsDir.pin(fd, as: pinName, what: "map \(name(m))")
             let info = try PinnedObjectSummary.describe(fd: fd, as: .map)
             if let p = newShared[name(m)] {
-                let sharedDir = join(staging, ObjectTreeLayout.sharedDir)
-                if sharedIndex == 0 { try makeDirectory(sharedDir) }
-                let staged = join(sharedDir, "m\(sharedIndex)")
+                // A second pin in staging/shared/: a killed run's leftover then
+                // tells which shared pins it published (see StagingClaim.removeLeftover).
+                if sharedDir == nil { sharedDir = try staging.makeDirectory(ObjectTreeLayout.sharedDir) }
+                try sharedDir!.pin(fd, as: "m\(sharedIndex)", what: "map \(name(m))")
                 sharedIndex += 1
-                try pinFD(fd, at: staged, what: "map \(name(m))")
-                pendingShared.append((staged, p, info.id, name(m)))
+                pendingShared.append((fd, p, info.id, name(m)))
             }
             manifest.maps.append(ObjectManifest.Map(pinName: pinName, name: name(m), id: info.id, type: info.typeName,
                                                     sharedPin: shared[name(m)] ?? newShared[name(m)],
@@ -387,7 +413,10 @@ private final class PinRun {
         for p in obj.programs {
             guard let fd = p.fd else { continue }
             // bpf_obj_pin directly: bpf_program__pin would statfs and mkdir the directory for each program.
-            try pinFD(fd, at: join(progsDir, p.name), what: "program \(p.name)")
+            guard isPlainName(p.name) else {
+                throw BPFError("pin program \(p.name)", errno: EINVAL, detail: "its name cannot be one pin name on bpffs")
+            }
+            try progsDir.pin(fd, as: p.name, what: "program \(p.name)")
             let info = try PinnedObjectSummary.describe(fd: fd, as: .program)
             programIndex[p.name] = manifest.programs.count
             manifest.programs.append(ObjectManifest.Program(name: p.name, id: info.id, type: info.typeName,
@@ -444,51 +473,53 @@ private final class PinRun {
         }
         try steps.check("attach")
 
-        let linksDir = join(staging, ObjectTreeLayout.linksDir)
-        try makeDirectory(linksDir)
+        // Record the links (their ids are known before they are pinned), write
+        // the manifest, and pin the links last: until then a SIGKILL detaches
+        // them with this process's descriptors.
         for (name, link) in links + borrowed {
             let isProgram = programIndex[name] != nil && manifest.programs[programIndex[name]!].link == name
-            try link.pin(at: join(linksDir, name))
             let info = try PinnedObjectSummary.describe(fd: link.fd, as: holdsMap.contains(name) ? .map : .link)
             let type = info.kind == .map ? "struct_ops_map" : info.typeName
             manifest.links.append(ObjectManifest.Link(pinName: name, id: info.id, type: type,
                                                       program: isProgram ? name : nil,
                                                       structOpsMap: isProgram ? nil : name))
         }
+        manifest = try finishManifest(manifest)
+        let linksDir = try staging.makeDirectory(ObjectTreeLayout.linksDir)
+        for (name, link) in links + borrowed {
+            try linksDir.pin(link.fd, as: name, what: "link \(name)")
+        }
         try steps.check("pin-links")
-        return try finishManifest(manifest)
+        return manifest
     }
 
     private func finishManifest(_ manifest: ObjectManifest) throws(BPFError) -> ObjectManifest {
+        if let why = manifest.invalidity() {
+            throw BPFError("write the object manifest", errno: EINVAL, detail: why)
+        }
         let fd = try manifest.createMap()
-        try Kernel.pin(fd, at: join(staging, ObjectTreeLayout.manifest), what: "object manifest")
+        try staging.pin(fd.rawValue, as: ObjectTreeLayout.manifest, what: "object manifest")
         try steps.check("manifest")
         return manifest
     }
 
     /// Publishes new shared pins, then the tree.
     func publish(replacing: Bool) throws(BPFError) {
-        for s in pendingShared {
+        let parent = tree.parent
+        for sp in pendingShared {
             do {
-                try renamePaths(s.staged, s.path, flags: renameNoReplace,
-                                what: "map \(s.map): publish its pin at \(s.path)")
-            } catch where error.errno == EXDEV {
-                // The shared place is on another bpffs mount: pin it there directly.
-                let fd = try Kernel.openPinned(s.staged)
-                try Kernel.pin(fd, at: s.path, what: "map \(s.map)")
-                _ = unlink(s.staged)
+                try pinFD(sp.fd, at: sp.path, what: "map \(sp.map)")
             } catch where error.errno == EEXIST {
-                throw BPFError("map \(s.map): \(s.path) was pinned by someone else while this object loaded; nothing was changed, try again",
+                throw BPFError("map \(sp.map): \(sp.path) was pinned by someone else while this object loaded; nothing was changed, try again",
                                errno: EEXIST)
             }
-            publishedShared.append((s.path, s.id))
+            publishedShared.append((sp.path, sp.id))
         }
-        if !pendingShared.isEmpty { _ = rmdir(join(staging, ObjectTreeLayout.sharedDir)) }
         try steps.check("publish-shared")
         try steps.check("publish")
         if !replacing {
             do {
-                try renamePaths(staging, tree.path, flags: renameNoReplace, what: "publish object tree at \(tree.path)")
+                try parent.rename(claim.name, to: tree.base, flags: renameNoReplace, what: "publish object tree at \(tree.path)")
             } catch where error.errno == EEXIST || error.errno == ENOTEMPTY {
                 throw BPFError("publish object tree at \(tree.path): something appeared there meanwhile; nothing was changed",
                                errno: EEXIST)
@@ -498,10 +529,10 @@ private final class PinRun {
         }
         // Hold the old tree's directory so that, once swapped to the staging
         // name, no other run mistakes it for a leftover.
-        let old = try openDirectory(tree.path)
-        if flock(old.rawValue, LOCK_EX) != 0 { throw BPFError("lock \(tree.path)", errno: Glibc.errno) }
+        let old = try tree.open(what: "replace object tree")
+        if flock(old.fd.rawValue, LOCK_EX) != 0 { throw BPFError("lock \(tree.path)", errno: Glibc.errno) }
         oldTree = old
-        try renamePaths(staging, tree.path, flags: renameExchange, what: "swap the new object tree into \(tree.path)")
+        try parent.rename(claim.name, to: tree.base, flags: renameExchange, what: "swap the new object tree into \(tree.path)")
         exchanged = true
         try steps.check("exchange")
     }
@@ -515,11 +546,22 @@ private final class PinRun {
         for (name, l) in links + borrowed where holdsMap.contains(name) { l.disconnect() }
         links = []
         borrowed = []
+        // The extra pins of new shared maps were only there for a killed run's cleanup.
+        if case .directory = (try? staging.entry(ObjectTreeLayout.sharedDir)) ?? .missing,
+           let shared = try? staging.directory(ObjectTreeLayout.sharedDir) {
+            try? shared.removeContents(structOps: .none)
+            try? staging.removeDirectory(ObjectTreeLayout.sharedDir)
+        }
         if exchanged, let old = oldTree {
             // The old tree is at the staging name now; its links detach as their pins go.
-            try? removeContents(of: old, path: staging)
-            _ = rmdir(staging)
-            old.close()
+            if case .directory = (try? old.entry(ObjectTreeLayout.sharedDir)) ?? .missing,
+               let shared = try? old.directory(ObjectTreeLayout.sharedDir) {
+                try? shared.removeContents(structOps: .none)
+                try? old.removeDirectory(ObjectTreeLayout.sharedDir)
+            }
+            let recorded = (previous?.links ?? []).filter(\.pinHoldsMap).map { (pin: $0.pinName, id: $0.id) }
+            try? old.removeContents(structOps: .recorded(recorded))
+            if tree.parent.holds(old, at: claim.name) { try? tree.parent.removeDirectory(claim.name) }
             oldTree = nil
         }
         claim.release()
@@ -529,9 +571,8 @@ private final class PinRun {
     /// Undoes everything this run made, in reverse.
     func rollback() {
         if exchanged {
-            if bpfswift_renameat2(AT_FDCWD, staging, AT_FDCWD, tree.path, renameExchange) == 0 { exchanged = false }
+            if (try? tree.parent.rename(claim.name, to: tree.base, flags: renameExchange, what: "")) != nil { exchanged = false }
         }
-        oldTree?.close()
         oldTree = nil
         if published {
             // Nothing after publishing can fail today; keep the invariant anyway.
@@ -540,9 +581,11 @@ private final class PinRun {
         links = []  // bpf_link__destroy: detaches (and unregisters struct_ops maps registered without a link)
         // Borrowed links stay with their owner: unpin them before the staging
         // tree goes, which would unregister struct_ops maps pinned under links/.
-        for (n, _) in borrowed { _ = unlink(join(join(staging, ObjectTreeLayout.linksDir), n)) }
+        if let linksDir = try? staging.directory(ObjectTreeLayout.linksDir) {
+            for (n, _) in borrowed { try? linksDir.unlink(n) }
+        }
         borrowed = []
-        try? removeContents(of: claim.dir, path: staging)
+        try? staging.removeContents(structOps: .none)
         claim.removeAndRelease()
         for s in publishedShared {
             if let info = try? PinnedObjectSummary.describe(pinnedAt: s.path), info.kind == .map, info.id == s.id {

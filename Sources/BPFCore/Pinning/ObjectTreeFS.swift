@@ -21,30 +21,46 @@ public enum ObjectTreeLayout {
         String(name.map { $0 == "." ? "_" : $0 })
     }
 
-    /// The staging directory name for a tree called `base`.
-    public static func stagingName(for base: String) -> String { stagingPrefix + base }
+    /// The staging directory name for a tree called `base`: the prefix and
+    /// the name, or, when that would pass NAME_MAX (names of 239-255 bytes),
+    /// the prefix and "h" and the name's sha256.
+    public static func stagingName(for base: String) -> String {
+        if stagingPrefix.utf8.count + base.utf8.count <= Int(NAME_MAX) { return stagingPrefix + base }
+        return stagingPrefix + "h" + SHA256.hexDigest(Array(base.utf8))
+    }
+
+    /// For a staging directory's name, the tree name it stands for (nil for a hashed one).
+    public static func treeName(forStaging name: String) -> String? {
+        guard name.hasPrefix(stagingPrefix) else { return nil }
+        let rest = String(name.dropFirst(stagingPrefix.count))
+        if rest.utf8.count == 65 && rest.hasPrefix("h") && rest.dropFirst().allSatisfy({ $0.isHexDigit }) { return nil }
+        return rest
+    }
 }
 
-/// A PATH given to `object pin|unpin|show`, split and checked: it must sit
-/// in an existing directory on bpffs, its last component must be a name
-/// bpffs accepts, and it must not be a mount point.
+/// A PATH given to `object pin|unpin|show`, split and checked: its parent
+/// is opened once (a directory on bpffs) and everything after works relative
+/// to it; its last component must be a name bpffs accepts.
 struct TreePath {
     let path: String
-    let parent: String
+    let parent: TreeDirectory
     let base: String
-    var staging: String { join(parent, ObjectTreeLayout.stagingName(for: base)) }
+    /// The staging directory's name in `parent` (see `ObjectTreeLayout.stagingName`).
+    var stagingName: String { ObjectTreeLayout.stagingName(for: base) }
+    var stagingPath: String { parent.child(stagingName) }
 
     init(_ given: String, what: String) throws(BPFError) {
         var p = given
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
         guard !p.isEmpty, p != "/" else { throw BPFError("\(what) \(given)", errno: EINVAL, detail: "not a path below a bpffs mount") }
+        let parentPath: String
         if let slash = p.lastIndex(of: "/") {
             base = String(p[p.index(after: slash)...])
             let par = String(p[..<slash])
-            parent = par.isEmpty ? "/" : par
+            parentPath = par.isEmpty ? "/" : par
         } else {
             base = p
-            parent = "."
+            parentPath = "."
         }
         path = p
         guard base != "." && base != ".." else {
@@ -53,60 +69,77 @@ struct TreePath {
         guard !base.contains(".") else {
             throw BPFError("\(what) \(given)", errno: EINVAL, detail: "bpffs refuses names with '.'")
         }
-        var st = stat()
-        guard stat(parent, &st) == 0 else { throw BPFError("\(what) \(given)", errno: Glibc.errno, detail: "parent directory \(parent)") }
-        guard (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw BPFError("\(what) \(given)", errno: ENOTDIR, detail: "\(parent) is not a directory")
+        guard base.utf8.count <= Int(NAME_MAX), isPlainName(base) else {
+            throw BPFError("\(what) \(given)", errno: EINVAL, detail: "the last component is not a name bpffs accepts")
         }
-        // Name the directory that is off bpffs: PATH itself when it exists (`unpin /tmp`), else its parent.
-        var own = stat()
-        let exists = lstat(p, &own) == 0 && (own.st_mode & S_IFMT) == S_IFDIR
-        try BPFFSDirectory.requireOnBPFFS(exists ? p : parent, what: "\(what) \(given)")
-        if exists, own.st_dev != st.st_dev || own.st_ino == st.st_ino {
-            throw BPFError("\(what) \(given)", errno: EBUSY, detail: "it is a mount point, not a tree inside one")
+        do {
+            parent = try TreeDirectory.open(path: parentPath)
+        } catch {
+            if error.errno == EINVAL {
+                // Name the directory that is off bpffs: PATH itself when it
+                // is a directory (`unpin /tmp`), else its parent.
+                var own = stat()
+                let named = lstat(p, &own) == 0 && (own.st_mode & S_IFMT) == S_IFDIR ? p : parentPath
+                throw BPFError("\(what) \(given)", errno: EINVAL, detail: "\(named) is not on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)")
+            }
+            throw BPFError("\(what) \(given)", errno: error.errno, detail: "parent directory \(parentPath)")
         }
     }
 
     var isStagingName: Bool { base.hasPrefix(ObjectTreeLayout.stagingPrefix) }
+
+    /// What is at PATH, without following a symlink.
+    func entry() throws(BPFError) -> TreeDirectory.Entry { try parent.entry(base) }
+
+    /// Opens the tree directory at PATH (never a symlink, never a mount point).
+    func open(what: String) throws(BPFError) -> TreeDirectory {
+        switch try entry() {
+        case .missing: throw BPFError("\(what) \(path)", errno: ENOENT)
+        case .symlink: throw BPFError("\(what) \(path)", errno: ELOOP, detail: "it is a symbolic link; refusing")
+        case .pin, .other: throw BPFError("\(what) \(path)", errno: ENOTDIR, detail: "not a directory")
+        case .directory: break
+        }
+        do {
+            return try parent.directory(base)
+        } catch where error.errno == EXDEV {
+            throw BPFError("\(what) \(path)", errno: EBUSY, detail: "it is a mount point, not a tree inside one")
+        }
+    }
+
+    /// Refuses a PARENT where others could rename or remove what we create
+    /// (writable by them without the sticky bit): they could swap our
+    /// staging directory for theirs between our steps.
+    func requireSafeParent(what: String) throws(BPFError) {
+        if parent.othersMayMoveEntries {
+            throw BPFError("\(what) \(path)", errno: EPERM,
+                           detail: "\(parent.path) is writable by other users without the sticky bit (mode \(String(parent.mode, radix: 8)), uid \(parent.owner)); they could swap what bpfswift builds there")
+        }
+    }
+
+    /// The object tree PATH would be inside (a directory above it on the
+    /// same mount holding a bpfswift manifest), or nil.
+    func enclosingTree() -> String? {
+        var dir: TreeDirectory? = parent
+        var shown = parent.path
+        for _ in 0..<64 {
+            guard let d = dir else { return nil }
+            if case .pin = (try? d.entry(ObjectTreeLayout.manifest)) ?? .missing,
+               let fd = try? d.openPinned(ObjectTreeLayout.manifest), ObjectTree.isManifestMap(fd) {
+                return shown
+            }
+            dir = d.parentOnSameMount()
+            if let slash = shown.lastIndex(of: "/"), shown != "/" {
+                shown = slash == shown.startIndex ? "/" : String(shown[..<slash])
+            } else {
+                shown = join(shown, "..")
+            }
+        }
+        return nil
+    }
 }
 
 func join(_ dir: String, _ name: String) -> String {
     dir.hasSuffix("/") ? dir + name : dir + "/" + name
-}
-
-/// What lstat says about a path.
-enum PathState {
-    case missing
-    case directory(dev: UInt64, ino: UInt64)
-    case symlink
-    case other
-}
-
-func pathState(_ p: String) throws(BPFError) -> PathState {
-    var st = stat()
-    if lstat(p, &st) != 0 {
-        if Glibc.errno == ENOENT { return .missing }
-        throw BPFError("stat \(p)", errno: Glibc.errno)
-    }
-    switch st.st_mode & S_IFMT {
-    case S_IFDIR: return .directory(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
-    case S_IFLNK: return .symlink
-    default: return .other
-    }
-}
-
-/// Opens a directory without following a symlink in its last component.
-func openDirectory(_ p: String) throws(BPFError) -> FileDescriptor {
-    let fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-    if fd < 0 { throw BPFError("open directory \(p)", errno: Glibc.errno) }
-    return FileDescriptor(owning: fd)
-}
-
-/// renameat2(2) between paths; throws with `what`.
-func renamePaths(_ from: String, _ to: String, flags: UInt32, what: @autoclosure () -> String) throws(BPFError) {
-    if bpfswift_renameat2(AT_FDCWD, from, AT_FDCWD, to, flags) != 0 {
-        throw BPFError(what(), errno: Glibc.errno)
-    }
 }
 
 let renameNoReplace = UInt32(RENAME_NOREPLACE)
@@ -116,37 +149,49 @@ let renameExchange = UInt32(RENAME_EXCHANGE)
 /// tree is built (or an old one is taken apart), locked with flock(2) on its
 /// descriptor for as long as this process works on it. A staging directory
 /// nobody holds is a leftover of a killed run: the claim empties it and
-/// reuses it. Two runs on one PATH: the second finds the lock taken and
+/// reuses it, but only if it is ours (owned by us, no group or other write,
+/// nothing foreign inside): a directory someone else made at that name is
+/// never adopted. Two runs on one PATH: the second finds the lock taken and
 /// fails at once.
 final class StagingClaim {
-    let path: String
-    let dir: FileDescriptor
+    let tree: TreePath
+    let dir: TreeDirectory
+    var name: String { tree.stagingName }
+    var path: String { tree.stagingPath }
     private(set) var released = false
 
-    private init(path: String, dir: FileDescriptor) {
-        self.path = path
+    private init(tree: TreePath, dir: TreeDirectory) {
+        self.tree = tree
         self.dir = dir
     }
 
     /// Claims the staging directory of `tree`; `purpose` names the command in messages.
     static func claim(_ tree: TreePath, purpose: String) throws(BPFError) -> StagingClaim {
-        let s = tree.staging
+        let name = tree.stagingName
+        let s = tree.stagingPath
         // A few rounds only matter when another run publishes or removes the
         // directory between our mkdir/open and our flock.
         for _ in 0..<8 {
-            let created = mkdir(s, 0o700) == 0
+            let created = mkdirat(tree.parent.fd.rawValue, name, 0o700) == 0
             if !created && Glibc.errno != EEXIST {
                 throw BPFError("create staging directory \(s)", errno: Glibc.errno)
             }
-            let fd: FileDescriptor
-            do { fd = try openDirectory(s) } catch {
+            let dir: TreeDirectory
+            do { dir = try tree.parent.directory(name) } catch {
                 if error.errno == ENOENT { continue }
-                if error.errno == ENOTDIR || error.errno == ELOOP {
-                    throw BPFError("claim staging directory \(s)", errno: error.errno, detail: "something else is in the way")
+                if error.errno == ENOTDIR || error.errno == ELOOP || error.errno == EXDEV {
+                    throw BPFError("\(purpose) \(tree.path)", errno: EEXIST,
+                                   detail: "\(s) is in the way and is not a staging directory of bpfswift; remove it")
                 }
                 throw error
             }
-            if flock(fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
+            // Never adopt what someone else made: a squatter's directory could be
+            // changed under us and, once published, under the tree's users.
+            if !dir.isOnlyOurs {
+                throw BPFError("\(purpose) \(tree.path)", errno: EEXIST,
+                               detail: "\(s) exists and belongs to uid \(dir.owner) with mode \(String(dir.mode, radix: 8)): not a staging directory of bpfswift; refusing to use it (remove it)")
+            }
+            if flock(dir.fd.rawValue, LOCK_EX | LOCK_NB) != 0 {
                 let e = Glibc.errno
                 if e == EWOULDBLOCK {
                     throw BPFError("\(purpose) \(tree.path)", errno: EBUSY, detail: "another bpfswift run is working on it (\(s) is locked)")
@@ -154,120 +199,65 @@ final class StagingClaim {
                 throw BPFError("lock \(s)", errno: e)
             }
             // Still the directory at that name? (It may have been published or removed meanwhile.)
-            var mine = stat(), named = stat()
-            guard fstat(fd.rawValue, &mine) == 0, lstat(s, &named) == 0,
-                  mine.st_dev == named.st_dev, mine.st_ino == named.st_ino, mine.st_nlink > 0 else { continue }
-            let claim = StagingClaim(path: s, dir: fd)
-            if !created {
-                // A leftover of a killed run: take its contents apart (detaching links it made).
-                try removeContents(of: fd, path: s)
+            var mine = stat()
+            guard fstat(dir.fd.rawValue, &mine) == 0, mine.st_nlink > 0, tree.parent.holds(dir, at: name) else { continue }
+            if created {
+                try dir.makeOurs()
+            } else {
+                // A leftover of a killed run: refuse if anything inside is not ours, else take it apart.
+                if let f = try dir.foreignDirectoryInside() {
+                    throw BPFError("\(purpose) \(tree.path)", errno: EEXIST,
+                                   detail: "\(f.path) belongs to uid \(f.owner) with mode \(String(f.mode, radix: 8)): not made by bpfswift; refusing to use \(s)")
+                }
+                if let m = try dir.mountPointInside() {
+                    throw BPFError("\(purpose) \(tree.path)", errno: EBUSY, detail: "\(m) is a mount point inside \(s); refusing")
+                }
+                try removeLeftover(dir)
             }
-            return claim
+            return StagingClaim(tree: tree, dir: dir)
         }
         throw BPFError("\(purpose) \(tree.path)", errno: EAGAIN, detail: "could not claim \(s): it keeps changing")
+    }
+
+    /// Empties a leftover staging directory of ours (checked by the caller):
+    /// what a killed pin left (its links detach, its struct_ops maps are
+    /// unregistered, the shared pins it had published are unpublished) or
+    /// what a killed unpin had moved there.
+    static func removeLeftover(_ dir: TreeDirectory) throws(BPFError) {
+        unpublishSharedPins(of: dir)
+        try dir.removeContents(structOps: .everyPin)
+    }
+
+    /// A killed pin may have published new shared pins (staging/shared/mN,
+    /// pinned at the path its manifest records) before the tree: those whose
+    /// shared path still holds the very map are unpinned there.
+    private static func unpublishSharedPins(of dir: TreeDirectory) {
+        guard let shared = try? dir.directory(ObjectTreeLayout.sharedDir), let names = try? shared.entries(),
+              let mfd = try? dir.openPinned(ObjectTreeLayout.manifest),
+              let manifest = try? ObjectManifest.read(mfd, path: dir.child(ObjectTreeLayout.manifest)).manifest else { return }
+        for e in names where !e.isDirectory {
+            guard let fd = try? shared.openPinned(e.name), let id = try? Kernel.id(of: fd),
+                  let m = manifest.maps.first(where: { $0.id == id }), let p = m.sharedPin, m.reusedPin == nil,
+                  let there = try? PinnedObjectSummary.describe(pinnedAt: p), there.kind == .map, there.id == id else { continue }
+            _ = Glibc.unlink(p)
+        }
     }
 
     /// Removes the (now empty) staging directory and drops the lock.
     func removeAndRelease() {
         guard !released else { return }
-        _ = rmdir(path)
+        if tree.parent.holds(dir, at: name) { try? tree.parent.removeDirectory(name) }
         released = true
-        dir.close()
+        dir.fd.close()
     }
 
     /// Drops the lock without touching the name (after the directory was renamed away).
     func release() {
         released = true
-        dir.close()
+        dir.fd.close()
     }
 
-    deinit { if !released { dir.close() } }
-}
-
-/// Removes everything inside the directory `dirFD` (at `path`), bottom-up,
-/// never following a symlink: symlinks are unlinked as entries, directories
-/// are opened with O_NOFOLLOW relative to their parent. Before anything is
-/// unlinked, struct_ops maps pinned under links/ are unregistered (a map
-/// registered without a link stays registered while it exists). Link pins
-/// detach when their last reference goes.
-///
-/// `structOpsPins` names the pins under links/ that hold struct_ops maps
-/// when the caller knows them (from the manifest); nil means look at each.
-func removeContents(of dirFD: FileDescriptor, path: String, depth: Int = 0, structOpsPins: [String]? = nil) throws(BPFError) {
-    guard depth < 16 else { throw BPFError("remove \(path)", errno: ELOOP, detail: "directories nested too deep") }
-    if depth == 0 { unregisterStructOps(in: join(path, ObjectTreeLayout.linksDir), only: structOpsPins) }
-    let names = try directoryEntries(dirFD, path: path)
-    var firstError: BPFError?
-    var own = stat()
-    if fstat(dirFD.rawValue, &own) != 0 { throw BPFError("remove \(path)", errno: Glibc.errno) }
-    // links/ first so that programs stop before their pins go.
-    let ordered = names.filter { $0.name == ObjectTreeLayout.linksDir } + names.filter { $0.name != ObjectTreeLayout.linksDir }
-    for entry in ordered {
-        if entry.isDirectory {
-            let child = openat(dirFD.rawValue, entry.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if child >= 0 {
-                let childFD = FileDescriptor(owning: child)
-                var st = stat()
-                if fstat(child, &st) != 0 || st.st_dev != own.st_dev {
-                    // Another filesystem is mounted there: what it holds is not the tree's. Never empty it.
-                    if firstError == nil {
-                        firstError = BPFError("remove \(join(path, entry.name))", errno: EBUSY,
-                                              detail: "a filesystem is mounted there; left alone")
-                    }
-                    continue
-                }
-                do { try removeContents(of: childFD, path: join(path, entry.name), depth: depth + 1) } catch {
-                    if firstError == nil { firstError = error }
-                }
-            }
-            if unlinkat(dirFD.rawValue, entry.name, AT_REMOVEDIR) != 0 && Glibc.errno != ENOENT && firstError == nil {
-                firstError = BPFError("remove directory \(join(path, entry.name))", errno: Glibc.errno)
-            }
-        } else if unlinkat(dirFD.rawValue, entry.name, 0) != 0 && Glibc.errno != ENOENT && firstError == nil {
-            firstError = BPFError("unpin \(join(path, entry.name))", errno: Glibc.errno)
-        }
-    }
-    if let firstError { throw firstError }
-}
-
-/// The first directory under `dirFD` (at `path`) that another filesystem is
-/// mounted on, or nil. Symlinks are not followed. `object unpin` refuses a
-/// tree with one before it changes anything: emptying the tree would reach
-/// into the mounted filesystem.
-func mountPointInside(_ dirFD: FileDescriptor, path: String, depth: Int = 0) throws(BPFError) -> String? {
-    guard depth < 16 else { throw BPFError("read \(path)", errno: ELOOP, detail: "directories nested too deep") }
-    var own = stat()
-    if fstat(dirFD.rawValue, &own) != 0 { throw BPFError("stat \(path)", errno: Glibc.errno) }
-    for entry in try directoryEntries(dirFD, path: path) where entry.isDirectory {
-        let child = openat(dirFD.rawValue, entry.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        if child < 0 { throw BPFError("open directory \(join(path, entry.name))", errno: Glibc.errno) }
-        let childFD = FileDescriptor(owning: child)
-        var st = stat()
-        if fstat(child, &st) != 0 { throw BPFError("stat \(join(path, entry.name))", errno: Glibc.errno) }
-        if st.st_dev != own.st_dev { return join(path, entry.name) }
-        if let m = try mountPointInside(childFD, path: join(path, entry.name), depth: depth + 1) { return m }
-    }
-    return nil
-}
-
-/// Unregisters struct_ops maps pinned directly under `linksDir` (the pins of
-/// registrations made without a link). Errors are ignored: the map may be
-/// unregistered already.
-private func unregisterStructOps(in linksDir: String, only names: [String]?) {
-    let candidates: [String]
-    if let names {
-        candidates = names
-    } else {
-        guard case .directory = (try? pathState(linksDir)) ?? .missing,
-              let dir = try? openDirectory(linksDir),
-              let entries = try? directoryEntries(dir, path: linksDir) else { return }
-        candidates = entries.filter { !$0.isDirectory && !$0.isSymlink }.map(\.name)
-    }
-    for name in candidates {
-        guard let fd = try? Kernel.openPinned(join(linksDir, name)), Kernel.kind(of: fd) == .map,
-              let s = try? PinnedObjectSummary.describe(fd), s.mapType == structOpsMapType else { continue }
-        _ = unregisterStructOpsMap(fd)
-    }
+    deinit { if !released { dir.fd.close() } }
 }
 
 struct DirectoryEntry {
@@ -319,9 +309,4 @@ func direntName(_ ent: UnsafeMutablePointer<dirent>) -> String {
 func direntType(_ ent: UnsafeMutablePointer<dirent>) -> Int32 {
     let offset = MemoryLayout<dirent>.offset(of: \dirent.d_type)!
     return Int32(UnsafeRawPointer(ent).load(fromByteOffset: offset, as: UInt8.self))
-}
-
-/// Makes a directory inside the staging tree.
-func makeDirectory(_ p: String) throws(BPFError) {
-    if mkdir(p, 0o700) != 0 { throw BPFError("create directory \(p)", errno: Glibc.errno) }
 }

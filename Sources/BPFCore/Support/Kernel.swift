@@ -199,6 +199,23 @@ public func readTextFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
+/// Reads an object file whole, but first refuses, from its first four bytes,
+/// a regular file that is not ELF however large it is (it is never read).
+public func readELFFileBytes(_ path: String) throws(BPFError) -> [UInt8] {
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    if fd >= 0 {
+        defer { _ = Glibc.close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+            var magic = [UInt8](repeating: 0, count: 4)
+            if pread(fd, &magic, 4, 0) != 4 || magic != [0x7f, 0x45, 0x4c, 0x46] {
+                throw BPFError("read ELF file \(path)", errno: EINVAL, detail: "not an ELF file")
+            }
+        }
+    }
+    return try readFileBytes(path)
+}
+
 /// Reads a whole regular file. Anything else (a FIFO, /dev/zero, a
 /// directory) is refused at once: reading it could block or never end.
 public func readFileBytes(_ path: String) throws(BPFError) -> [UInt8] {

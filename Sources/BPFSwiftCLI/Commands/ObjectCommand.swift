@@ -16,7 +16,7 @@ enum ObjectCommand {
                     summary: "Print the tree at PATH: the object's name, sha256 and file, every pinned map, program and link with its id and type, whether each program is attached, and whether the tree is complete.",
                     run: show),
             Command("unpin", usage: ["unpin PATH"],
-                    summary: "Remove the tree at PATH: its links detach and its struct_ops maps are unregistered. Maps pinned by name outside the tree stay. Never follows a symlink; refuses a directory that is not an object tree. Given a leftover staging directory, removes it.",
+                    summary: "Remove the tree at PATH: its links detach and its struct_ops maps are unregistered. Maps pinned by name outside the tree stay. Never follows a symlink or enters another mount; refuses a directory that is not an object tree (its manifest must validate) or that another user could change. Given a leftover staging directory, or a PATH whose pin or unpin was killed, removes what was left.",
                     run: unpin),
             Command("list", usage: ["list [ROOT]"],
                     summary: "Print every object tree under ROOT (default /sys/fs/bpf) with its state: complete, incomplete, staging (left by a killed run) or busy (a run is working on it).",
