@@ -437,7 +437,7 @@ private final class PinRun {
         for p in obj.programs where p.fd != nil {
             let i = programIndex[p.name]!
             if let target = attachTo[p.name] {
-                links.append((p.name, try p.attach(to: target, scratch: staging)))
+                links.append((p.name, try p.attach(to: target, scratch: staging.path)))
                 manifest.programs[i].link = p.name
                 continue
             }

@@ -152,11 +152,21 @@ public enum ObjectTree {
         let s = last!
         if s.manifest == nil {
             let dir = try tree.open(what: "show object tree")
+            try requireReadable(dir, what: "show object tree \(path)")
             if !isOurManifest(dir) {
                 throw BPFError("show object tree \(path)", errno: EINVAL, detail: "not an object tree (\(s.problem ?? "no manifest"))")
             }
         }
         return s
+    }
+
+    /// Throws when the manifest cannot be opened for want of privileges
+    /// (EPERM, EACCES from bpffs or bpf(2)): that is the error to report,
+    /// not "not an object tree".
+    static func requireReadable(_ dir: TreeDirectory, what: @autoclosure () -> String) throws(BPFError) {
+        do { _ = try dir.openPinned(ObjectTreeLayout.manifest) } catch where error.errno == EPERM || error.errno == EACCES {
+            throw BPFError(what(), errno: error.errno, detail: error.description)
+        } catch {}
     }
 
     /// Whether the directory holds a bpfswift manifest map (even one this version cannot decode).
@@ -218,6 +228,7 @@ public enum ObjectTree {
             let fd = try dir.openPinned(ObjectTreeLayout.manifest)
             manifest = try ObjectManifest.read(fd, path: dir.child(ObjectTreeLayout.manifest)).manifest
         } catch {
+            try requireReadable(dir, what: "unpin object tree \(path)")
             throw BPFError("unpin object tree \(path)", errno: EINVAL,
                            detail: "not an object tree (\(error.description)); refusing to remove it")
         }
@@ -302,11 +313,13 @@ public enum ObjectTree {
         }
         let locks = heldFlocks()
         var out: [ObjectTreeListing] = []
+        let what = "list object trees under \(root)"
+        try requireReadable(dir, what: what)
         if isOurManifest(dir) {
             out.append(listing(dir, path: r, recheck: nil))
             return out
         }
-        walk(dir, depth: 0, locks: locks, into: &out)
+        try walk(dir, depth: 0, locks: locks, what: what, into: &out)
         return out
     }
 
@@ -325,8 +338,15 @@ public enum ObjectTree {
         return ObjectTreeListing(path: path, state: s.complete ? .complete : .incomplete, treePath: nil, manifest: s.manifest)
     }
 
-    private static func walk(_ dir: TreeDirectory, depth: Int, locks: Set<String>, into out: inout [ObjectTreeListing]) {
-        guard depth < 32, let entries = try? dir.entries() else { return }
+    /// A directory or manifest that cannot be read for want of privileges
+    /// fails the listing: an empty list would say there is nothing there.
+    private static func walk(_ dir: TreeDirectory, depth: Int, locks: Set<String>, what: String,
+                             into out: inout [ObjectTreeListing]) throws(BPFError) {
+        guard depth < 32 else { return }
+        let entries: [DirectoryEntry]
+        do { entries = try dir.entries() } catch where error.errno == EPERM || error.errno == EACCES {
+            throw BPFError(what, errno: error.errno, detail: error.description)
+        } catch { return }
         for e in entries where e.isDirectory {
             let path = dir.child(e.name)
             if e.name.hasPrefix(ObjectTreeLayout.stagingPrefix) {
@@ -340,13 +360,19 @@ public enum ObjectTree {
             // A tree swapped away (and being taken apart) while we looked is
             // no tree any more: look again at what the name holds now.
             for _ in 0..<64 {
-                guard let sub = try? dir.directory(e.name) else { break }
+                let sub: TreeDirectory
+                do { sub = try dir.directory(e.name) } catch where error.errno == EPERM || error.errno == EACCES {
+                    throw BPFError(what, errno: error.errno, detail: error.description)
+                } catch { break }
+                if case .pin = (try? sub.entry(ObjectTreeLayout.manifest)) ?? .missing {
+                    try requireReadable(sub, what: what)
+                }
                 if case .pin = (try? sub.entry(ObjectTreeLayout.manifest)) ?? .missing, isOurManifest(sub) {
                     out.append(listing(sub, path: path, recheck: (dir, e.name)))
                     break
                 }
                 if dir.holds(sub, at: e.name) {
-                    walk(sub, depth: depth + 1, locks: locks, into: &out)
+                    try walk(sub, depth: depth + 1, locks: locks, what: what, into: &out)
                     break
                 }
             }
