@@ -174,24 +174,30 @@ final class SwiftTypeMapper {
         return SwiftTypeRef(name: qualified, codec: "\(qualified).btfCodec", zero: "\(qualified)()", bitfield: bitfield)
     }
 
-    /// A member's Swift name in a scope: keywords in backticks, names that
-    /// no member may have (or that the scope reserves) with a '_' suffix.
-    static func memberName(_ cName: String, reserved: Set<String>) -> String {
+    /// A member's Swift name in a scope, before uniquing: sanitized, with a
+    /// '_' suffix for names that no member may have (or that the scope reserves).
+    static func memberBase(_ cName: String, reserved: Set<String>) -> String {
         var n = SkeletonModel.sanitize(cName)
         if reserved.contains(n) || SkeletonNaming.swiftSpecialMembers.contains(n) { n += "_" }
-        if SkeletonNaming.swiftKeywords.contains(n) { return "`\(n)`" }
         return n
     }
 
-    /// Checks that members of one scope got distinct Swift names.
-    static func checkDistinct(_ names: [String], scope: String) throws {
-        var seen: Set<String> = []
-        for n in names {
-            let bare = n.trimmingBackticks
-            if !seen.insert(bare).inserted {
-                throw CannotExpress("two members of \(scope) are both named \(bare) in Swift")
-            }
-        }
+    /// Keywords in backticks.
+    static func backticked(_ n: String) -> String {
+        SkeletonNaming.swiftKeywords.contains(n) ? "`\(n)`" : n
+    }
+
+    /// A member's Swift name (alone in its scope).
+    static func memberName(_ cName: String, reserved: Set<String>) -> String {
+        backticked(memberBase(cName, reserved: reserved))
+    }
+
+    /// The Swift names of the members of one scope: valid, distinct (a name
+    /// that sanitizing made equal to another gets a `_2` suffix), keywords
+    /// in backticks. Two equal C names are an error naming `scope`.
+    static func memberNames(_ cNames: [String], reserved: Set<String>, scope: String) throws -> [String] {
+        try GeneratedText.uniqueIdentifiers(cNames, base: { memberBase($0, reserved: reserved) },
+                                            scope: scope, language: "Swift").map(backticked)
     }
 
     private struct Member {
@@ -205,9 +211,11 @@ final class SwiftTypeMapper {
 
     private func members(of t: BTFType, typeName: String, reserved: Set<String>) throws -> [Member] {
         var out: [Member] = []
+        let cNames = t.members.enumerated().map { i, m in m.name.isEmpty ? "anon\(i)" : m.name }
+        let swiftNames = try SwiftTypeMapper.memberNames(cNames, reserved: reserved, scope: "members of \(typeName)")
         for (i, m) in t.members.enumerated() {
-            let cName = m.name.isEmpty ? "anon\(i)" : m.name
-            let swiftName = SwiftTypeMapper.memberName(cName, reserved: reserved)
+            let cName = cNames[i]
+            let swiftName = swiftNames[i]
             let type = try ref(m.typeID, context: "\(typeName)_\(SkeletonModel.sanitize(cName))")
             if m.bitfieldSize == 0 && m.bitOffset % 8 != 0 {
                 throw CannotExpress("member \(cName) of \(typeName) starts at bit \(m.bitOffset), not on a byte")
@@ -218,7 +226,6 @@ final class SwiftTypeMapper {
             out.append(Member(swiftName: swiftName, cName: cName, type: type, byteOffset: Int(m.bitOffset / 8),
                               bitOffset: Int(m.bitOffset), bitSize: Int(m.bitfieldSize)))
         }
-        try SwiftTypeMapper.checkDistinct(out.map(\.swiftName), scope: typeName)
         return out
     }
 
@@ -313,8 +320,8 @@ final class SwiftTypeMapper {
     private func enumDecl(_ t: BTFType, name: String) throws -> [String] {
         let raw = try enumRawType(t)
         let reserved: Set<String> = ["btfSize", "btfCodec", "btfBytes", "rawValue"]
-        let cases = t.enumerators.map { SwiftTypeMapper.memberName($0.name, reserved: reserved) }
-        try SwiftTypeMapper.checkDistinct(cases, scope: "enum \(name)")
+        let cases = try SwiftTypeMapper.memberNames(t.enumerators.map(\.name), reserved: reserved,
+                                                    scope: "cases of enum \(name)")
         var p = CodePrinter()
         p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)`: \(t.size) bytes; any \(raw) is a valid value, as in C.")
         p.block("public struct \(name): BTFCodable, Hashable, RawRepresentable {") { p in
