@@ -85,10 +85,32 @@ import TestSupport
         let dir = FuzzCorpusTests.corpusRoot + "/gen"
         let count = FuzzCorpusTests.inputs("gen").count
         #expect(count >= 8)
+        let object = try Fixtures.object("gen_hostile")
         let r = try Robust.run(Robust.harness, ["replay", "gen", dir], timeout: 600,
-                               environment: ["BPFSWIFT_GEN_OBJECT": try Fixtures.object("gen_hostile")])
+                               environment: ["BPFSWIFT_GEN_OBJECT": object])
         #expect(r.status == 0 && !r.signaled && !r.timedOut, "\(r.summary)")
         #expect(r.stdout.contains("replayed \(count) inputs through gen"), "\(r.summary)")
     }
 
+    /// Text output escapes control characters in names from the object (a
+    /// newline would forge a line, an ESC would drive the terminal); JSON
+    /// carries the names exactly, escaped by the JSON writer.
+    @Test func objectInspectEscapesControlCharacters() throws {
+        let evil = "\u{1b}[31mred\nmaps:\tforged"
+        let path = try Self.patched([Array(evil.utf8), Array(("p" + evil).utf8)])
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let text = runCLI(args: ["object", "inspect", path])
+        #expect(text.status == 0, "\(text.err)")
+        #expect(!text.out.contains("\u{1b}"), "no raw ESC")
+        #expect(!text.out.contains("forged\n") && !text.out.contains("\tforged"), "no raw newline or tab from a name")
+        #expect(text.out.contains("\t\\x1b[31mred\\nmaps:\\tforged  hash"), "\(text.out)")
+        #expect(text.out.contains("\tp\\x1b[31mred\\nmaps:\\tforged  tracepoint"), "\(text.out)")
+        #expect(text.out.components(separatedBy: "\n").filter { $0 == "maps:" }.count == 1)
+
+        let json = runCLI(args: ["-j", "object", "inspect", path])
+        #expect(json.status == 0, "\(json.err)")
+        let doc = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
+        let maps = doc?["maps"] as? [[String: Any]] ?? []
+        #expect(maps.contains { $0["name"] as? String == evil }, "\(json.out)")
+    }
 }

@@ -378,8 +378,10 @@ struct CSkeletonGenerator {
     /// declarations (`}; ...`) or open a comment.
     private func checkCNames(_ id: UInt32, _ btf: BTF, _ seen: inout Set<UInt32>) throws {
         guard seen.insert(id).inserted, seen.count < 4096, let t = btf.type(id) else { return }
+        // Identifiers only; a keyword as a type name is left to the compiler
+        // (vmlinux.h's `typedef _Bool bool;`).
         func check(_ n: String, _ what: String) throws {
-            if !n.isEmpty && (!SkeletonNaming.isIdentifier(n) || SkeletonNaming.cKeywords.contains(n)) {
+            if !n.isEmpty && !SkeletonNaming.isIdentifier(n) {
                 throw CannotExpress("\(what) '\(n)' is not a C identifier; no C declaration can name it")
             }
         }

@@ -85,11 +85,19 @@ enum GeneratedText {
         return out.map { $0! }
     }
 
-    /// A C identifier for a name: sanitized, and not a C keyword.
+    /// A C identifier for a name: sanitized, and not a C keyword (nor a C++
+    /// one: the header has C++ methods and compiles as C++ too).
     static func cIdentifier(_ name: String) -> String {
         let s = SkeletonModel.sanitize(name)
-        return SkeletonNaming.cKeywords.contains(s) ? s + "_" : s
+        return SkeletonNaming.cKeywords.contains(s) || cppKeywords.contains(s) ? s + "_" : s
     }
+
+    static let cppKeywords: Set<String> = [
+        "alignas", "alignof", "asm", "catch", "class", "const_cast", "constexpr", "decltype", "delete",
+        "dynamic_cast", "explicit", "export", "friend", "mutable", "namespace", "new", "noexcept", "nullptr",
+        "operator", "private", "protected", "public", "reinterpret_cast", "static_assert", "static_cast",
+        "template", "this", "thread_local", "throw", "try", "typeid", "typename", "using", "virtual",
+    ]
 }
 
 extension String {

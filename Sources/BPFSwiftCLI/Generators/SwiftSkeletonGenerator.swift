@@ -10,7 +10,9 @@ struct SwiftSkeletonGenerator {
 
     /// The marker lines around the embedded object, so tests can normalise it.
     static let blobStart = "    static let elfBase64 = \"\"\""
-    static let blobEnd = "        \"\"\""
+    /// At column 0, so that the base64 lines need no indentation (a third
+    /// less text than indented lines of an object this size).
+    static let blobEnd = "\"\"\""
 
     func generate() throws -> String {
         do {
@@ -205,25 +207,37 @@ struct SwiftSkeletonGenerator {
                 }
             }
 
-            if let mapper, !mapper.declarations.isEmpty {
-                p.line()
-                p.line("/// The C types of the globals, map keys and values, as Swift types that")
-                p.line("/// read and write each member at its BTF offset.")
-                p.block("public enum Types {") { p in
-                    for (i, d) in mapper.declarations.enumerated() {
-                        if i > 0 { p.line() }
-                        p.lines(d)
-                    }
-                }
+            if let mapper {
+                typesNamespace(mapper, &p)
             }
 
             p.line()
-            p.line("/// \(model.fileName), \(model.elf.count) bytes, base64.")
+            // DWARF stripped: libbpf needs BTF and BTF.ext only, and with -g DWARF is most of the file.
+            let embedded = ELFDebugStrip.strippingDebugSections(model.elf)
+            p.line("/// \(model.fileName) without its DWARF (.debug_* sections), \(embedded.count) bytes, base64.")
             p.raw(SwiftSkeletonGenerator.blobStart)
-            for l in EmbeddedObject.encodeBase64(model.elf) { p.raw("        " + l) }
+            for l in EmbeddedObject.encodeBase64(embedded) { p.raw(l) }
             p.raw(SwiftSkeletonGenerator.blobEnd)
         }
         return p.text
+    }
+
+    /// `Types`: every struct, union and enum of the object's BTF (the ones
+    /// the maps and globals use first), as Swift types that read and write
+    /// each member at its BTF offset.
+    private func typesNamespace(_ mapper: SwiftTypeMapper, _ p: inout CodePrinter) {
+        mapper.declareAllTypes()
+        guard !mapper.declarations.isEmpty || !mapper.omitted.isEmpty else { return }
+        p.line()
+        p.line("/// The C types of the object's BTF (every struct, union and enum), as Swift")
+        p.line("/// types that read and write each member at its BTF offset.")
+        for o in mapper.omitted { p.line("/// Left out: \(o)") }
+        p.block("public enum Types {") { p in
+            for (i, d) in mapper.declarations.enumerated() {
+                if i > 0 { p.line() }
+                p.lines(d)
+            }
+        }
     }
 
     private func typeWord(_ m: SkeletonModel.Map) -> String {

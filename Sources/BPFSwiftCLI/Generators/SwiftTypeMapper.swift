@@ -99,6 +99,46 @@ final class SwiftTypeMapper {
         }
     }
 
+    // MARK: every type of the object's BTF
+
+    /// Declares every named struct, union and enum of the object's BTF (and
+    /// the anonymous ones a typedef names), after the types the maps and
+    /// globals need, in BTF order: events sent through ring or perf buffers
+    /// are types no map declares. A type that Swift cannot express (a
+    /// bit-sized integer, a 16-byte float, a forward declaration member) is
+    /// left out with its reason in `omitted`, and leaves nothing half-declared.
+    func declareAllTypes(limit: UInt32 = 1 << 16) {
+        let count = min(btf.typeCount, limit)
+        guard count > 1 else { return }
+        for id in 1..<count {
+            guard let t = btf.type(id) else { continue }
+            switch t.kind {
+            case .structure, .union, .enumeration, .enum64:
+                guard !t.name.isEmpty, names[id] == nil else { continue }
+            case .typedef:
+                let target = btf.skipModifiers(t.referencedType)
+                guard !t.name.isEmpty, let tt = btf.type(target), tt.name.isEmpty, names[target] == nil,
+                      tt.kind == .structure || tt.kind == .union || tt.kind == .enumeration || tt.kind == .enum64
+                else { continue }
+            default:
+                continue
+            }
+            let saved = (names, used, inProgress, declarations)
+            do {
+                _ = try ref(id, context: t.name)
+            } catch let e as CannotExpress {
+                (names, used, inProgress, declarations) = saved
+                omitted.append("\(t.kind) \(t.name): \(e.message)")
+            } catch {
+                (names, used, inProgress, declarations) = saved
+                omitted.append("\(t.kind) \(t.name): \(error)")
+            }
+        }
+    }
+
+    /// Types `declareAllTypes` left out, and why.
+    private(set) var omitted: [String] = []
+
     private func scalar(_ name: String, zero: String, bitfield: SwiftTypeRef.Bitfield? = nil) -> SwiftTypeRef {
         SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: zero, bitfield: bitfield)
     }
@@ -207,6 +247,38 @@ final class SwiftTypeMapper {
         let byteOffset: Int
         let bitOffset: Int
         let bitSize: Int
+        /// N for a `char[N]` member (a C string), else nil.
+        var charArrayCount: Int? = nil
+    }
+
+    /// N when `typeID` is `char[N]` (modifiers skipped).
+    private func charArrayCount(_ typeID: UInt32) -> Int? {
+        guard let a = btf.type(btf.skipModifiers(typeID)), a.kind == .array, a.arrayCount > 0,
+              let e = btf.type(btf.skipModifiers(a.arrayElementType)), e.kind == .int, e.size == 1, e.name == "char"
+        else { return nil }
+        return Int(a.arrayCount)
+    }
+
+    /// For a struct with `char[N]` members: an initializer taking those as
+    /// Strings (`Types.key(comm: "bash")`), the other members as in the
+    /// memberwise one; a string that does not fit throws.
+    private func stringInitializer(_ ms: [Member], _ p: inout CodePrinter) {
+        let strings = ms.filter { $0.charArrayCount != nil }
+        guard !strings.isEmpty else { return }
+        let params = ms.map { m in
+            m.charArrayCount != nil ? "\(m.swiftName): String" : "\(m.swiftName): \(m.type.name) = \(m.type.zero)"
+        }.joined(separator: ", ")
+        p.line()
+        p.line("/// With the `char` arrays from strings (UTF-8, NUL-padded); one that does not fit throws.")
+        p.block("public init(\(params)) throws(BPFError) {") { p in
+            for m in ms {
+                if let n = m.charArrayCount {
+                    p.line("self.\(m.swiftName) = try [Int8](cString: \(m.swiftName), count: \(n), member: \(quote(m.cName)))")
+                } else {
+                    p.line("self.\(m.swiftName) = \(m.swiftName)")
+                }
+            }
+        }
     }
 
     private func members(of t: BTFType, typeName: String, reserved: Set<String>) throws -> [Member] {
@@ -224,7 +296,8 @@ final class SwiftTypeMapper {
                 throw CannotExpress("bitfield \(cName) of \(typeName) has type \(type.name)")
             }
             out.append(Member(swiftName: swiftName, cName: cName, type: type, byteOffset: Int(m.bitOffset / 8),
-                              bitOffset: Int(m.bitOffset), bitSize: Int(m.bitfieldSize)))
+                              bitOffset: Int(m.bitOffset), bitSize: Int(m.bitfieldSize),
+                              charArrayCount: m.bitfieldSize == 0 ? charArrayCount(m.typeID) : nil))
         }
         return out
     }
@@ -279,6 +352,7 @@ final class SwiftTypeMapper {
                     for m in ms { p.line("self.\(m.swiftName) = \(m.swiftName)") }
                 }
             }
+            stringInitializer(ms, &p)
             p.line()
             p.block("public init(btfBytes b: UnsafeRawBufferPointer) {") { p in
                 for m in ms { p.line("self.\(m.swiftName) = \(loadExpr(m, buffer: "b"))") }
