@@ -148,7 +148,7 @@ enum GenTarget {
         getenv(env).map { String(cString: $0) } ?? name
     }
 
-    /// Runs `args` (searched in PATH) with stdout and stderr into one scratch file.
+    /// Runs `args` (searched in PATH) with stdout into a scratch file.
     static func spawn(_ args: [String]) -> (status: Int32, output: String)? {
         let outPath = ScratchFile.shared.dir + "/spawn.out"
         var actions = posix_spawn_file_actions_t()
@@ -156,7 +156,8 @@ enum GenTarget {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // stderr apart: sharing stdout's file, a stray newline from the compiler lands inside the dump.
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var cargs = args.map { strdup($0) }
         cargs.append(nil)
         defer { for a in cargs { free(a) } }
