@@ -52,6 +52,25 @@ public enum CLI {
     /// Runs `arguments` (argv without the program name is fine too: argv[0] is skipped
     /// when `skipProgramName`), writing to the given sinks. Returns the exit status.
     public static func run(_ argv: [String], out: OutputSink, err: OutputSink, skipProgramName: Bool = true) -> Int32 {
+        var status = runCommand(argv, out: out, err: err, skipProgramName: skipProgramName)
+        // Output is checked: a write that failed (a full disk, /dev/full, a
+        // reader that went away) is a failure with one line on stderr, unless
+        // the command already failed and said why.
+        out.flush()
+        if let e = out.writeError, status == 0 {
+            err.line("Error: " + outputErrorMessage(e))
+            status = 1
+        }
+        err.flush()
+        return status
+    }
+
+    /// What a failed write to standard output says.
+    static func outputErrorMessage(_ errno: Int32) -> String {
+        BPFError("write to standard output", errno: errno).description
+    }
+
+    private static func runCommand(_ argv: [String], out: OutputSink, err: OutputSink, skipProgramName: Bool) -> Int32 {
         let args = skipProgramName ? Array(argv.dropFirst()) : argv
         var options = GlobalOptions()
         var rest: [String] = []
@@ -188,16 +207,9 @@ public enum CLI {
 
     /// One error line on stderr; with -j also `{"error": ...}` on stdout, as bpftool does.
     static func report(_ message: String, _ ctx: Context) {
-        // One line, whatever the words in it hold (a path or name with a newline).
-        var line = ""
-        for c in message.unicodeScalars {
-            switch c {
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            default: line.unicodeScalars.append(c)
-            }
-        }
-        ctx.err.line("Error: " + line)
+        // One line, whatever the words in it hold (a path or name with a
+        // newline or a terminal escape).
+        ctx.err.line("Error: " + TextEscape.controls(message))
         if ctx.json {
             var w = JSONWriter(pretty: ctx.options.pretty)
             w.beginObject(); w.field("error", message); w.endObject()

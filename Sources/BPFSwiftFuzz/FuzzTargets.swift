@@ -25,6 +25,10 @@ enum FuzzTarget: String, CaseIterable {
     case elem
     /// Words → the dispatcher, behind a read-only verb the first byte picks.
     case args
+    /// Names (NUL-separated) patched into gen_hostile.bpf.o → `gen skeleton`
+    /// (Swift and C), whose output must parse to the same structure as the
+    /// unpatched object's (GenTarget.swift).
+    case gen
 }
 
 enum FuzzTargets {
@@ -51,6 +55,7 @@ enum FuzzTargets {
         case .btf: btfTarget(bytes)
         case .elem: elemTarget(bytes)
         case .args: argsTarget(bytes)
+        case .gen: GenTarget.run(bytes)
         }
     }
 

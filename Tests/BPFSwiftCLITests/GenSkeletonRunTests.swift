@@ -148,9 +148,14 @@ import TestSupport
         #expect(layout(path).isSuperset(of: ["maps/hit_map", "maps/counter_bss", "maps/counter_rodata", "programs/count_enter",
                                              "programs/count_raw", "links/count_enter", "links/count_raw", "manifest"]))
         let otherTree = try #require(try parseJSON(try bpfswift("-j", "object", "show", other).stdout) as? [String: Any])
-        for k in ["sha256", "options", "attach", "name"] {
+        for k in ["options", "attach", "name"] {
             #expect("\(tree[k] ?? "nil")" == "\(otherTree[k] ?? "nil")", "\(k)")
         }
+        // The skeleton embeds (and records) the object without its DWARF.
+        let stripped = ELFDebugStrip.strippingDebugSections(Array(try Data(contentsOf: URL(fileURLWithPath: try Fixtures.object("counter")))))
+        #expect(tree["sha256"] as? String == SHA256.hexDigest(stripped),
+                "the sha256 of the stripped object")
+        #expect(tree["sha256"] as? String != otherTree["sha256"] as? String)
 
         // bpftool agrees on what the pins hold: the link runs the pinned program.
         let prog = try #require(try Bpftool.json(["prog", "show", "pinned", path + "/programs/count_enter"]) as? [String: Any])

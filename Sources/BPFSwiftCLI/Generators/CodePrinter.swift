@@ -11,8 +11,10 @@ struct CodePrinter {
     }
 
     /// One line at the current indentation (an empty line stays empty).
+    /// Control characters (from names in the object) are escaped: nothing
+    /// interpolated into a line can start a line of its own.
     mutating func line(_ text: String = "") {
-        lines.append(text.isEmpty ? "" : String(repeating: unit, count: level) + text)
+        lines.append(text.isEmpty ? "" : String(repeating: unit, count: level) + GeneratedText.oneLine(text))
     }
 
     /// Several lines at the current indentation.
@@ -23,7 +25,7 @@ struct CodePrinter {
     /// A line exactly as given, without indentation (preprocessor lines,
     /// literal bodies).
     mutating func raw(_ text: String) {
-        lines.append(text)
+        lines.append(GeneratedText.oneLine(text))
     }
 
     mutating func indent() { level += 1 }

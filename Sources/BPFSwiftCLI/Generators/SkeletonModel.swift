@@ -119,13 +119,17 @@ struct SkeletonModel {
         return nil
     }
 
-    /// Non-identifier characters become '_' (bpftool's sanitize_identifier).
+    /// Non-identifier characters become '_' (bpftool's sanitize_identifier),
+    /// and a name that is empty or starts with a digit gets a leading '_':
+    /// the result is always an identifier (ASCII letters, digits, '_').
     static func sanitize(_ s: String) -> String {
-        String(s.unicodeScalars.map { c -> Character in
+        let out = String(s.unicodeScalars.map { c -> Character in
             let v = c.value
             let ok = (v >= 48 && v <= 57) || (v >= 65 && v <= 90) || (v >= 97 && v <= 122) || v == 95
             return ok ? Character(c) : "_"
         })
+        if let f = out.unicodeScalars.first, f.value >= 48 && f.value <= 57 { return "_" + out }
+        return out.isEmpty ? "_" : out
     }
 
     private static func readSection(_ m: ObjectMap, ident: String, btf: BTF?, fileName: String) throws -> Section {

@@ -99,6 +99,46 @@ final class SwiftTypeMapper {
         }
     }
 
+    // MARK: every type of the object's BTF
+
+    /// Declares every named struct, union and enum of the object's BTF (and
+    /// the anonymous ones a typedef names), after the types the maps and
+    /// globals need, in BTF order: events sent through ring or perf buffers
+    /// are types no map declares. A type that Swift cannot express (a
+    /// bit-sized integer, a 16-byte float, a forward declaration member) is
+    /// left out with its reason in `omitted`, and leaves nothing half-declared.
+    func declareAllTypes(limit: UInt32 = 1 << 16) {
+        let count = min(btf.typeCount, limit)
+        guard count > 1 else { return }
+        for id in 1..<count {
+            guard let t = btf.type(id) else { continue }
+            switch t.kind {
+            case .structure, .union, .enumeration, .enum64:
+                guard !t.name.isEmpty, names[id] == nil else { continue }
+            case .typedef:
+                let target = btf.skipModifiers(t.referencedType)
+                guard !t.name.isEmpty, let tt = btf.type(target), tt.name.isEmpty, names[target] == nil,
+                      tt.kind == .structure || tt.kind == .union || tt.kind == .enumeration || tt.kind == .enum64
+                else { continue }
+            default:
+                continue
+            }
+            let saved = (names, used, inProgress, declarations)
+            do {
+                _ = try ref(id, context: t.name)
+            } catch let e as CannotExpress {
+                (names, used, inProgress, declarations) = saved
+                omitted.append("\(t.kind) \(t.name): \(e.message)")
+            } catch {
+                (names, used, inProgress, declarations) = saved
+                omitted.append("\(t.kind) \(t.name): \(error)")
+            }
+        }
+    }
+
+    /// Types `declareAllTypes` left out, and why.
+    private(set) var omitted: [String] = []
+
     private func scalar(_ name: String, zero: String, bitfield: SwiftTypeRef.Bitfield? = nil) -> SwiftTypeRef {
         SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: zero, bitfield: bitfield)
     }
@@ -174,24 +214,30 @@ final class SwiftTypeMapper {
         return SwiftTypeRef(name: qualified, codec: "\(qualified).btfCodec", zero: "\(qualified)()", bitfield: bitfield)
     }
 
-    /// A member's Swift name in a scope: keywords in backticks, names that
-    /// no member may have (or that the scope reserves) with a '_' suffix.
-    static func memberName(_ cName: String, reserved: Set<String>) -> String {
+    /// A member's Swift name in a scope, before uniquing: sanitized, with a
+    /// '_' suffix for names that no member may have (or that the scope reserves).
+    static func memberBase(_ cName: String, reserved: Set<String>) -> String {
         var n = SkeletonModel.sanitize(cName)
         if reserved.contains(n) || SkeletonNaming.swiftSpecialMembers.contains(n) { n += "_" }
-        if SkeletonNaming.swiftKeywords.contains(n) { return "`\(n)`" }
         return n
     }
 
-    /// Checks that members of one scope got distinct Swift names.
-    static func checkDistinct(_ names: [String], scope: String) throws {
-        var seen: Set<String> = []
-        for n in names {
-            let bare = n.trimmingBackticks
-            if !seen.insert(bare).inserted {
-                throw CannotExpress("two members of \(scope) are both named \(bare) in Swift")
-            }
-        }
+    /// Keywords in backticks.
+    static func backticked(_ n: String) -> String {
+        SkeletonNaming.swiftKeywords.contains(n) ? "`\(n)`" : n
+    }
+
+    /// A member's Swift name (alone in its scope).
+    static func memberName(_ cName: String, reserved: Set<String>) -> String {
+        backticked(memberBase(cName, reserved: reserved))
+    }
+
+    /// The Swift names of the members of one scope: valid, distinct (a name
+    /// that sanitizing made equal to another gets a `_2` suffix), keywords
+    /// in backticks. Two equal C names are an error naming `scope`.
+    static func memberNames(_ cNames: [String], reserved: Set<String>, scope: String) throws -> [String] {
+        try GeneratedText.uniqueIdentifiers(cNames, base: { memberBase($0, reserved: reserved) },
+                                            scope: scope, language: "Swift").map(backticked)
     }
 
     private struct Member {
@@ -201,13 +247,47 @@ final class SwiftTypeMapper {
         let byteOffset: Int
         let bitOffset: Int
         let bitSize: Int
+        /// N for a `char[N]` member (a C string), else nil.
+        var charArrayCount: Int? = nil
+    }
+
+    /// N when `typeID` is `char[N]` (modifiers skipped).
+    private func charArrayCount(_ typeID: UInt32) -> Int? {
+        guard let a = btf.type(btf.skipModifiers(typeID)), a.kind == .array, a.arrayCount > 0,
+              let e = btf.type(btf.skipModifiers(a.arrayElementType)), e.kind == .int, e.size == 1, e.name == "char"
+        else { return nil }
+        return Int(a.arrayCount)
+    }
+
+    /// For a struct with `char[N]` members: an initializer taking those as
+    /// Strings (`Types.key(comm: "bash")`), the other members as in the
+    /// memberwise one; a string that does not fit throws.
+    private func stringInitializer(_ ms: [Member], _ p: inout CodePrinter) {
+        let strings = ms.filter { $0.charArrayCount != nil }
+        guard !strings.isEmpty else { return }
+        let params = ms.map { m in
+            m.charArrayCount != nil ? "\(m.swiftName): String" : "\(m.swiftName): \(m.type.name) = \(m.type.zero)"
+        }.joined(separator: ", ")
+        p.line()
+        p.line("/// With the `char` arrays from strings (UTF-8, NUL-padded); one that does not fit throws.")
+        p.block("public init(\(params)) throws(BPFError) {") { p in
+            for m in ms {
+                if let n = m.charArrayCount {
+                    p.line("self.\(m.swiftName) = try [Int8](cString: \(m.swiftName), count: \(n), member: \(quote(m.cName)))")
+                } else {
+                    p.line("self.\(m.swiftName) = \(m.swiftName)")
+                }
+            }
+        }
     }
 
     private func members(of t: BTFType, typeName: String, reserved: Set<String>) throws -> [Member] {
         var out: [Member] = []
+        let cNames = t.members.enumerated().map { i, m in m.name.isEmpty ? "anon\(i)" : m.name }
+        let swiftNames = try SwiftTypeMapper.memberNames(cNames, reserved: reserved, scope: "members of \(typeName)")
         for (i, m) in t.members.enumerated() {
-            let cName = m.name.isEmpty ? "anon\(i)" : m.name
-            let swiftName = SwiftTypeMapper.memberName(cName, reserved: reserved)
+            let cName = cNames[i]
+            let swiftName = swiftNames[i]
             let type = try ref(m.typeID, context: "\(typeName)_\(SkeletonModel.sanitize(cName))")
             if m.bitfieldSize == 0 && m.bitOffset % 8 != 0 {
                 throw CannotExpress("member \(cName) of \(typeName) starts at bit \(m.bitOffset), not on a byte")
@@ -216,9 +296,9 @@ final class SwiftTypeMapper {
                 throw CannotExpress("bitfield \(cName) of \(typeName) has type \(type.name)")
             }
             out.append(Member(swiftName: swiftName, cName: cName, type: type, byteOffset: Int(m.bitOffset / 8),
-                              bitOffset: Int(m.bitOffset), bitSize: Int(m.bitfieldSize)))
+                              bitOffset: Int(m.bitOffset), bitSize: Int(m.bitfieldSize),
+                              charArrayCount: m.bitfieldSize == 0 ? charArrayCount(m.typeID) : nil))
         }
-        try SwiftTypeMapper.checkDistinct(out.map(\.swiftName), scope: typeName)
         return out
     }
 
@@ -272,6 +352,7 @@ final class SwiftTypeMapper {
                     for m in ms { p.line("self.\(m.swiftName) = \(m.swiftName)") }
                 }
             }
+            stringInitializer(ms, &p)
             p.line()
             p.block("public init(btfBytes b: UnsafeRawBufferPointer) {") { p in
                 for m in ms { p.line("self.\(m.swiftName) = \(loadExpr(m, buffer: "b"))") }
@@ -313,8 +394,8 @@ final class SwiftTypeMapper {
     private func enumDecl(_ t: BTFType, name: String) throws -> [String] {
         let raw = try enumRawType(t)
         let reserved: Set<String> = ["btfSize", "btfCodec", "btfBytes", "rawValue"]
-        let cases = t.enumerators.map { SwiftTypeMapper.memberName($0.name, reserved: reserved) }
-        try SwiftTypeMapper.checkDistinct(cases, scope: "enum \(name)")
+        let cases = try SwiftTypeMapper.memberNames(t.enumerators.map(\.name), reserved: reserved,
+                                                    scope: "cases of enum \(name)")
         var p = CodePrinter()
         p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)`: \(t.size) bytes; any \(raw) is a valid value, as in C.")
         p.block("public struct \(name): BTFCodable, Hashable, RawRepresentable {") { p in

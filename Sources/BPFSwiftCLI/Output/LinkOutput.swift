@@ -142,7 +142,7 @@ enum LinkOutput {
 
         switch info.details {
         case .rawTracepoint(let name):
-            s += "\n\ttp '\(name)'  "
+            s += "\n\ttp '\(shown(name))'  "
         case .tracing(let programType, let attachType, let objectID, let btfID):
             s += "\n\tprog_type \(programType.name ?? String(programType.rawValue))  "
             s += attach(attachType)
@@ -152,7 +152,7 @@ enum LinkOutput {
         case .cgroup(let cgroupID, let attachType):
             s += "\n\tcgroup_id \(cgroupID)  " + attach(attachType)
         case .iterator(let it):
-            s += "target_name \(it.targetName)  "
+            s += "target_name \(shown(it.targetName))  "
             switch it.parameter {
             case .map(let id):
                 s += "map_id \(id.rawValue)  "
@@ -192,7 +192,7 @@ enum LinkOutput {
         case .uprobeMulti(let u):
             guard u.count != 0 else { break }
             s += u.isReturnProbe ? "\n\turetprobe.multi  " : "\n\tuprobe.multi  "
-            s += "path \(u.path)  func_cnt \(u.count)  "
+            s += "path \(shown(u.path))  func_cnt \(u.count)  "
             if u.pid != 0 { s += "pid \(Int32(bitPattern: u.pid))  " }
             s += "\n\t" + pad("offset", 16) + "   " + pad("ref_ctr_offset", 16) + "   " + pad("cookies", 16)
             for p in u.probes {
@@ -203,7 +203,7 @@ enum LinkOutput {
             switch pe {
             case .tracepoint(let name, let cookie):
                 guard !name.isEmpty else { break }
-                s += "\n\ttracepoint \(name)  "
+                s += "\n\ttracepoint \(shown(name))  "
                 if cookie != 0 { s += "cookie \(cookie)  " }
             case .kprobe(let isReturn, let function, let address, let offset, let missed, let cookie):
                 guard !function.isEmpty || address != 0 else { break }
@@ -232,7 +232,7 @@ enum LinkOutput {
             break
         }
 
-        for p in pinned { s += "\n\tpinned \(p)" }
+        for p in pinned { s += "\n\tpinned \(shown(p))" }
         return s + "\n"
     }
 

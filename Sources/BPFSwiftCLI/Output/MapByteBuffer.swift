@@ -35,6 +35,9 @@ final class MapByteBuffer {
         }
     }
 
+    /// The errno of a failed write to the sink, if one failed.
+    var outputError: Int32? { sink.writeError }
+
     /// Passes everything written so far to the sink.
     func flush() {
         guard count > 0 else { return }

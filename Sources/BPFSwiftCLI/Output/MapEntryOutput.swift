@@ -102,6 +102,8 @@ final class MapEntryPrinter: MapWalkVisitor {
             for i in 0..<entries.count { try jsonEntry(j, entries.key(i), entries.value(i)) }
         }
         printed += entries.count
+        // A reader that went away (EPIPE) or a full disk stops the walk at once.
+        if let e = out.outputError { throw BPFError("write to standard output", errno: e) }
     }
 
     /// One element (lookup, peek, pop).

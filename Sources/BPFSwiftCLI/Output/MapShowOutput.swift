@@ -12,7 +12,7 @@ enum MapShowOutput {
     /// `ID: TYPE  name NAME  flags 0xF[  offloaded_to DEV]` and a newline.
     static func headerText(_ info: MapInfo) -> String {
         var s = "\(info.id): " + typeText(info.type) + "  "
-        if !info.name.isEmpty { s += "name \(info.name)  " }
+        if !info.name.isEmpty { s += "name \(shown(info.name))  " }
         s += "flags 0x" + String(info.flags, radix: 16)
         s += offloadText(info)
         return s + "\n"
@@ -44,7 +44,7 @@ enum MapShowOutput {
             }
             if let j = info.ownerJited { s += j ? "owner jited" : "owner not jited" }
         }
-        for p in pinned ?? [] { s += "\n\tpinned " + p }
+        for p in pinned ?? [] { s += "\n\tpinned " + shown(p) }
         if info.btfID != 0 || info.frozen != 0 { s += "\n\t" }
         if info.btfID != 0 { s += "btf_id \(info.btfID)" }
         if info.frozen != 0 { s += (info.btfID != 0 ? "  " : "") + "frozen" }

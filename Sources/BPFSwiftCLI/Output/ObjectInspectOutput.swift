@@ -79,41 +79,41 @@ struct ObjectInspectView {
     }
 
     func text() throws -> String {
-        var out = "object \(info.objectName)  file \(info.file)  size \(info.size)\n"
+        var out = "object \(shown(info.objectName))  file \(shown(info.file))  size \(info.size)\n"
         out += "\tsha256 \(info.sha256)\n"
-        if let l = info.license { out += "\tlicense \(l)\n" }
+        if let l = info.license { out += "\tlicense \(shown(l))\n" }
         if let v = info.kernelVersion { out += "\tkernel_version \(v)\n" }
         out += "sections:\n"
         for s in info.sections {
-            out += "\t\(s.index): \(s.name)  \(s.type)  size \(s.size)\n"
+            out += "\t\(s.index): \(shown(s.name))  \(shown(s.type))  size \(s.size)\n"
         }
         out += "maps:\n"
         for m in info.maps {
-            var line = "\t\(m.name)  \(m.type)  key \(m.keySize)B  value \(m.valueSize)B  max_entries \(m.maxEntries)  flags 0x\(hex(m.flags))"
-            if let p = m.pinPath { line += "  pinned by name at \(p)" }
+            var line = "\t\(shown(m.name))  \(shown(m.type))  key \(m.keySize)B  value \(m.valueSize)B  max_entries \(m.maxEntries)  flags 0x\(hex(m.flags))"
+            if let p = m.pinPath { line += "  pinned by name at \(shown(p))" }
             if m.isInternal { line += "  internal" }
             if !m.autocreate { line += "  not created unless enabled" }
             out += line + "\n"
         }
         out += "programs:\n"
         for p in info.programs {
-            var line = "\t\(p.name)  \(p.type)  section \(p.section)  insns \(p.instructions)"
-            if let a = p.expectedAttachType { line += "  attach_type \(a)" }
+            var line = "\t\(shown(p.name))  \(shown(p.type))  section \(shown(p.section))  insns \(p.instructions)"
+            if let a = p.expectedAttachType { line += "  attach_type \(shown(a))" }
             if !p.autoload { line += "  not loaded" }
             out += line + "\n"
         }
         if let md = info.metadata {
             out += "metadata:\n"
-            for (i, e) in md.entries.enumerated() { out += "\t\(e.name) = \(try md.text(i))\n" }
+            for (i, e) in md.entries.enumerated() { out += "\t\(shown(e.name)) = \(shown(try md.text(i)))\n" }
         }
         if !info.structOps.isEmpty {
             out += "struct_ops:\n"
             for s in info.structOps {
-                var line = "\t\(s.map)  \(s.type)  section \(s.section)"
+                var line = "\t\(shown(s.map))  \(shown(s.type))  section \(shown(s.section))"
                 line += s.usesLink ? "  link" : ""
                 if !s.autocreate { line += "  not created unless enabled" }
                 out += line + "\n"
-                for m in s.members { out += "\t\t\(m.member) = \(m.program)\n" }
+                for m in s.members { out += "\t\t\(shown(m.member)) = \(shown(m.program))\n" }
             }
         }
         return out

@@ -85,9 +85,9 @@ struct ObjectTreeView {
     func text() -> String {
         var out = ""
         guard let m = status.manifest else {
-            return "\(status.path): object tree, incomplete: \(status.problem ?? "no manifest")\n"
+            return "\(shown(status.path)): object tree, incomplete: \(shown(status.problem ?? "no manifest"))\n"
         }
-        out += "\(status.path): object \(m.objectName), \(status.complete ? "complete" : "incomplete")\n"
+        out += "\(shown(status.path)): object \(shown(m.objectName)), \(status.complete ? "complete" : "incomplete")\n"
         out += "\tsha256 \(m.sha256)\n"
         out += "\tfile \(m.file)\n"
         out += "\tpinned_at \(formatLocalTime(m.pinnedAt))\n"
@@ -95,15 +95,15 @@ struct ObjectTreeView {
         func mark(_ rel: String) -> String { status.entry(rel)?.present == true ? "" : "  MISSING" }
         for map in m.maps {
             let rel = ObjectTreeLayout.mapsDir + "/" + map.pinName
-            var line = "map \(map.id): \(map.type)  \(rel)"
-            if map.pinName != map.name { line += "  (\(map.name))" }
-            if let s = map.sharedPin { line += "  shared at \(s)" }
-            if let s = map.reusedPin { line += "  reuses \(s)" }
+            var line = "map \(map.id): \(shown(map.type))  \(shown(rel))"
+            if map.pinName != map.name { line += "  (\(shown(map.name)))" }
+            if let s = map.sharedPin { line += "  shared at \(shown(s))" }
+            if let s = map.reusedPin { line += "  reuses \(shown(s))" }
             out += line + mark(rel) + "\n"
         }
         for p in m.programs {
             let rel = ObjectTreeLayout.programsDir + "/" + p.name
-            var line = "prog \(p.id): \(p.type)  \(rel)  section \(p.section)"
+            var line = "prog \(p.id): \(shown(p.type))  \(shown(rel))  section \(shown(p.section))"
             if let name = p.link, let l = m.links.first(where: { $0.pinName == name }) {
                 let lrel = ObjectTreeLayout.linksDir + "/" + l.pinName
                 line += status.entry(lrel)?.present == true ? "  attached by link \(l.id)" : "  not attached (link \(l.id) missing)"
@@ -116,9 +116,9 @@ struct ObjectTreeView {
         }
         for l in m.links {
             let rel = ObjectTreeLayout.linksDir + "/" + l.pinName
-            var line = "link \(l.id): \(l.type)  \(rel)"
-            if let p = l.program { line += "  program \(p)" }
-            if let s = l.structOpsMap { line += "  struct_ops map \(s)" }
+            var line = "link \(l.id): \(shown(l.type))  \(shown(rel))"
+            if let p = l.program { line += "  program \(shown(p))" }
+            if let s = l.structOpsMap { line += "  struct_ops map \(shown(s))" }
             out += line + mark(rel) + "\n"
         }
         return out
@@ -145,8 +145,8 @@ enum ObjectListView {
         var out = ""
         for i in items {
             var line = i.state.rawValue.padding(10) + " " + i.path
-            if let m = i.manifest { line += "  object \(m.objectName)  sha256 \(m.sha256.prefix(16))" }
-            if let t = i.treePath { line += "  (staging of \(t))" }
+            if let m = i.manifest { line += "  object \(shown(m.objectName))  sha256 \(m.sha256.prefix(16))" }
+            if let t = i.treePath { line += "  (staging of \(shown(t)))" }
             out += line + "\n"
         }
         return out

@@ -9,6 +9,13 @@ public final class OutputSink {
     private let fd: Int32?
     /// Everything written, for a memory sink.
     public private(set) var captured: [UInt8] = []
+    /// The errno of the first write that failed (EPIPE: the reader went
+    /// away; ENOSPC: /dev/full). From then on output is dropped; the CLI
+    /// turns it into exit status 1 and one error line, and long dumps stop.
+    public private(set) var writeError: Int32?
+
+    /// Whether a write failed (see `writeError`).
+    public var failed: Bool { writeError != nil }
 
     public init(fd: Int32) {
         self.fd = fd
@@ -21,16 +28,19 @@ public final class OutputSink {
     public var text: String { String(decoding: captured, as: UTF8.self) }
 
     public func write(_ s: String) {
+        if writeError != nil { return }
         buffer.append(contentsOf: s.utf8)
         if buffer.count >= 1 << 16 { flush() }
     }
 
     public func write(bytes: [UInt8]) {
+        if writeError != nil { return }
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
     }
 
     public func line(_ s: String = "") {
+        if writeError != nil { return }
         write(s)
         buffer.append(UInt8(ascii: "\n"))
     }
@@ -44,8 +54,10 @@ public final class OutputSink {
                     let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
                     if n < 0 {
                         if Glibc.errno == EINTR { continue }
-                        return  // EPIPE and friends: the reader went away
+                        writeError = Glibc.errno  // EPIPE, ENOSPC, EIO...: recorded, output dropped from now on
+                        return
                     }
+                    if n == 0 { writeError = EIO; return }
                     off += n
                 }
             }

@@ -93,7 +93,7 @@ struct ProgView {
     func text() -> String {
         var s = "\(info.id): "
         if let t = info.typeName { s += t + "  " } else { s += "type \(info.type)  " }
-        if !info.kernelName.isEmpty { s += "name \(info.name)  " }
+        if !info.kernelName.isEmpty { s += "name \(shown(info.name))  " }
         s += "tag " + info.tagHex
         if info.ifindex != 0 {
             s += "  offloaded_to "
@@ -117,14 +117,14 @@ struct ProgView {
         if !info.mapIDs.isEmpty {
             s += "  map_ids " + info.mapIDs.map { String($0.rawValue) }.joined(separator: ",")
         }
-        for p in pinned ?? [] { s += "\n\tpinned " + p }
+        for p in pinned ?? [] { s += "\n\tpinned " + shown(p) }
         if let btf = info.btfID { s += "\n\tbtf_id \(btf.rawValue)" }
         s += "\n"
         if let metadata, metadataCount > 0 {
             s += "\tmetadata:"
             for (i, e) in metadata.entries.prefix(metadataCount).enumerated() {
-                s += "\n\t\t\(e.name) = "
-                s += (try? metadata.text(i)) ?? ""
+                s += "\n\t\t\(shown(e.name)) = "
+                s += shown((try? metadata.text(i)) ?? "")
             }
             s += "\n"
         }

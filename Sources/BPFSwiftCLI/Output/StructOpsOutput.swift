@@ -36,7 +36,7 @@ enum StructOpsOutput {
 
     /// bpftool's `"%u: %-15s %-32s\n"`.
     static func text(_ row: StructOpsShowRow) -> String {
-        "\(row.id): " + padded(row.name, 15) + " " + padded(row.kernelStructOps, 32) + "\n"
+        "\(row.id): " + padded(shown(row.name), 15) + " " + padded(shown(row.kernelStructOps), 32) + "\n"
     }
 
     /// printf's `%-Ns`: padded with spaces to N bytes, never cut.
@@ -94,12 +94,12 @@ enum StructOpsOutput {
     /// bpftool's p_info lines after registering.
     static func registered(_ r: StructOpsRegistration) -> String {
         if let link = r.linkID {
-            return "Registered \(r.structName) \(r.kernelMapName) map id \(r.mapID) link id \(link)"
+            return "Registered \(shown(r.structName)) \(shown(r.kernelMapName)) map id \(r.mapID) link id \(link)"
         }
-        return "Registered \(r.structName) \(r.kernelMapName) id \(r.mapID)"
+        return "Registered \(shown(r.structName)) \(shown(r.kernelMapName)) id \(r.mapID)"
     }
 
     static func unregistered(structName: String, _ info: StructOpsMapInfo) -> String {
-        "Unregistered \(structName) \(info.name) id \(info.id)"
+        "Unregistered \(shown(structName)) \(shown(info.name)) id \(info.id)"
     }
 }

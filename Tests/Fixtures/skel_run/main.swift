@@ -137,6 +137,12 @@ run("skel_globals") {
     check("globals.enum", cfg.tint == .SKEL_BLUE && skel.data.big_value == .SKEL_BIG && skel.data.delta == .SKEL_NEG)
     check("globals.bitfields", cfg.enabled == 1 && cfg.mode == 5 && cfg.level == -3, "\(cfg.enabled) \(cfg.mode) \(cfg.level)")
     check("globals.chars", BTFLayout.string(cfg.label) == "label" && BTFLayout.string(skel.rodata.greeting) == "hello")
+    check("globals.chars.string", cfg.label.string == "label" && skel.rodata.greeting.string == "hello")
+    let keyed = try T.skel_config(label: "key")
+    check("globals.chars.init", keyed.label.string == "key" && keyed.label.count == 12 && keyed.origin == T.skel_point())
+    var tooLong = false
+    do { _ = try T.skel_config(label: "twelve bytes") } catch { tooLong = true }
+    check("globals.chars.too-long", tooLong)
     check("globals.anonymous", cfg.range.lo == 100 && cfg.range.hi == 200 && cfg.anon9.word == 0xaabbccdd
           && cfg.anon9.bytes_ == [0xdd, 0xcc, 0xbb, 0xaa])
     check("globals.bool-double", cfg.on && cfg.ratio == 0.5 && skel.data.flag)

@@ -1,0 +1,98 @@
+import Testing
+import Foundation
+@testable import BPFSwiftCLI
+import BPFCore
+import TestSupport
+
+/// The object a Swift skeleton embeds is the fixture without DWARF
+/// (`.debug_*` and their relocation sections), BTF and BTF.ext kept: the
+/// skeleton of a `clang -g` object stays near the size of the stripped
+/// object, and the stripped object still loads.
+@Suite struct GenEmbeddedObjectTests {
+    /// Section names as readelf lists them.
+    static func sectionNames(_ path: String) throws -> [String] {
+        let r = try Robust.run("/usr/bin/readelf", ["-SW", path], timeout: 60)
+        guard r.status == 0 else { throw TestFailure("readelf -SW \(path): \(r.stderr)") }
+        return r.stdout.components(separatedBy: "\n").compactMap { line -> String? in
+            guard let close = line.firstIndex(of: "]"), line.contains("[") else { return nil }
+            let name = line[line.index(after: close)...].split(separator: " ").first.map(String.init)
+            return name == "Name" ? nil : name
+        }
+    }
+
+    @Test(arguments: ["skel_globals", "comp_ops", "skel_counter"])
+    func skeletonEmbedsTheObjectWithoutDWARF(fixture: String) throws {
+        let path = try Fixtures.object(fixture)
+        let file = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let before = try Self.sectionNames(path)
+        try #require(before.contains { $0.hasPrefix(".debug_") }, "\(fixture) is built with -g")
+
+        let stripped = ELFDebugStrip.strippingDebugSections(file)
+        let dir = try Robust.tempDirectory("gen-strip")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/\(fixture).bpf.o"
+        try Data(stripped).write(to: URL(fileURLWithPath: out))
+        let after = try Self.sectionNames(out)
+        #expect(!after.contains { $0.hasPrefix(".debug_") || $0.hasPrefix(".rel.debug_") }, "\(after)")
+        #expect(after == before.filter { !$0.hasPrefix(".debug_") && !$0.hasPrefix(".rel.debug_") },
+                "every other section kept, in order")
+        #expect(after.contains(".BTF") && after.contains(".BTF.ext"))
+        // readelf finds nothing wrong in the rewritten file (symbols, relocations).
+        let check = try Robust.run("/usr/bin/readelf", ["-a", "-W", out], timeout: 60)
+        #expect(check.status == 0 && !check.stderr.contains("readelf: Error") && !check.stderr.contains("Warning"),
+                "\(check.stderr)")
+        // The BTF and the programs' code are the same bytes.
+        for section in [".BTF", ".BTF.ext", ".symtab"] {
+            let a = try Robust.run("/usr/bin/readelf", ["-x", section, "-W", path], timeout: 60)
+            let b = try Robust.run("/usr/bin/readelf", ["-x", section, "-W", out], timeout: 60)
+            if section == ".symtab" {
+                #expect(a.stdout.count == b.stdout.count, "as many symbols")
+            } else {
+                #expect(a.stdout.replacingOccurrences(of: path, with: "") == b.stdout.replacingOccurrences(of: out, with: "")
+                        && a.stdout.count > 100, "\(section) unchanged")
+            }
+        }
+
+        // As small as llvm-objcopy --strip-debug makes it (which also renumbers symbols).
+        let llvm = dir + "/llvm.o"
+        let objcopy = try Robust.run(Self.objcopy, ["--strip-debug", path, llvm], timeout: 60)
+        try #require(objcopy.status == 0, "\(objcopy.summary)")
+        let llvmSize = try FileManager.default.attributesOfItem(atPath: llvm)[.size] as! Int
+        #expect(Double(stripped.count) <= 1.15 * Double(llvmSize), "ours \(stripped.count) bytes, llvm-objcopy's \(llvmSize)")
+
+        // The skeleton embeds the stripped object: its base64 is about 4/3 of it, not of the file.
+        let skeleton = runCLI(args: ["gen", "skeleton", path])
+        try #require(skeleton.status == 0, "\(skeleton.err)")
+        let (_, embedded) = try GenSkeletonTests.normalise(skeleton.out, lang: "swift")
+        #expect(embedded == stripped)
+        let lines = skeleton.out.components(separatedBy: "\n")
+        guard let start = lines.firstIndex(of: SwiftSkeletonGenerator.blobStart),
+              let end = lines.firstIndex(of: SwiftSkeletonGenerator.blobEnd) else { throw TestFailure("no embedded object") }
+        let blobBytes = lines[start...end].reduce(0) { $0 + $1.utf8.count + 1 }
+        let ratio = Double(blobBytes) / Double(stripped.count)
+        #expect(ratio <= 1.4, "embedded text \(blobBytes) bytes for a \(stripped.count)-byte stripped object (file \(file.count))")
+        #expect(skeleton.out.utf8.count < file.count || file.count < 64 << 10,
+                "the skeleton (\(skeleton.out.utf8.count) bytes) is smaller than the -g object (\(file.count))")
+    }
+
+    static var objcopy: String {
+        for p in ["/opt/swift/usr/bin/llvm-objcopy", "/usr/bin/llvm-objcopy"] where FileManager.default.fileExists(atPath: p) { return p }
+        return "llvm-objcopy"
+    }
+
+    /// The stripped object opens and loads: libbpf finds its programs, maps
+    /// and BTF, and the kernel takes the programs.
+    @Test(.enabled(if: TestEnv.kernelTestsEnabled), arguments: ["skel_globals", "skel_counter", "counter"])
+    func strippedObjectLoads(fixture: String) throws {
+        let file = Array(try Data(contentsOf: URL(fileURLWithPath: try Fixtures.object(fixture))))
+        let stripped = ELFDebugStrip.strippingDebugSections(file)
+        #expect(stripped.count < file.count)
+        let whole = try BPFObject.open(bytes: file, options: ObjectOpenOptions(objectName: "gen_strip"))
+        let obj = try BPFObject.open(bytes: stripped, options: ObjectOpenOptions(objectName: "gen_strip"))
+        #expect(obj.programs.map(\.name) == whole.programs.map(\.name))
+        #expect(obj.maps.map(\.name) == whole.maps.map(\.name))
+        #expect(obj.btf != nil)
+        try obj.load()
+        for p in obj.programs { #expect((p.fd ?? -1) >= 0, "program \(p.name) loaded") }
+    }
+}

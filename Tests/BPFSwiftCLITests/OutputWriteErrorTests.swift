@@ -1,0 +1,50 @@
+import Testing
+import Foundation
+import BPFCore
+import TestSupport
+
+/// Output is checked: a write to stdout that fails (a full device, a reader
+/// that went away) is exit status 1 with one error line on stderr, and a
+/// long dump stops at once instead of reading the rest of the map.
+@Suite struct OutputWriteErrorTests {
+    /// Runs `script` under bash with BIN set to the bpfswift binary.
+    static func bash(_ script: String, timeout: TimeInterval = 600) throws -> TimedResult {
+        try Robust.run("/bin/bash", ["-c", script], timeout: timeout, environment: ["BIN": TestEnv.binary])
+    }
+
+    @Test(arguments: [["-j", "version"], ["version"], ["help"], ["-j", "prog", "show"], ["prog", "show"]])
+    func fullDeviceIsAnError(args: [String]) throws {
+        let r = try Self.bash("\"$BIN\" \(args.joined(separator: " ")) >/dev/full", timeout: 60)
+        #expect(r.status == 1, "\(args): \(r.summary)")
+        let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == 1 && lines.first == "Error: write to standard output: No space left on device",
+                "\(args): \(r.stderr)")
+    }
+
+    /// A 300,000-element array map dumped into `head -1`: the dump stops at the
+    /// first failed write (EPIPE), long before a full dump would end.
+    @Test(.enabled(if: TestEnv.kernelTestsEnabled))
+    func brokenPipeStopsALongDump() throws {
+        let dir = try BPFFSDir("gen_epipe")
+        defer { dir.remove() }
+        let map = dir.sub("big")
+        let made = try Robust.bpfswift(["map", "create", map, "type", "array", "key", "4", "value", "8",
+                                        "entries", "300000", "name", "gen_epipe"])
+        try #require(made.status == 0, "\(made.summary)")
+
+        for json in [false, true] {
+            let j = json ? "-j " : ""
+            let full = try Self.bash("start=$(date +%s%N); \"$BIN\" \(j)map dump pinned \(map) >/dev/null; s=$?; echo $s $(( ($(date +%s%N) - start) / 1000000 ))")
+            let piped = try Self.bash("E=$(mktemp /tmp/gen_epipe_XXXXXX); start=$(date +%s%N); \"$BIN\" \(j)map dump pinned \(map) 2>\"$E\" | head -c 100 >/dev/null; s=${PIPESTATUS[0]}; echo $s $(( ($(date +%s%N) - start) / 1000000 )); cat \"$E\" >&2; rm -f \"$E\"")
+            let f = full.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            let p = piped.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            try #require(f.count == 2 && p.count == 2, "full: \(full.summary)\npiped: \(piped.summary)")
+            #expect(f[0] == 0, "the full dump succeeds: \(full.summary)")
+            #expect(p[0] == 1, "EPIPE is a failure: \(piped.summary)")
+            let lines = piped.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines.first?.hasPrefix("Error: write to standard output: Broken pipe") == true,
+                    "\(piped.stderr)")
+            #expect(p[1] * 3 < f[1], "json \(json): the piped dump took \(p[1]) ms, the full one \(f[1]) ms")
+        }
+    }
+}
