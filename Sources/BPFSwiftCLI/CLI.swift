@@ -106,16 +106,16 @@ public enum CLI {
         }
         setLibbpfDebug(options.debug)
         // With -j an error must be the only thing on stdout: the command's
-        // output is held until it has succeeded, and dropped when it fails.
-        let held = options.json ? OutputSink() : nil
+        // output is held until it has succeeded, and dropped when it fails
+        // (up to a limit: a long dump streams, see OutputSink(holdingFor:)).
+        let held = options.json ? OutputSink(holdingFor: out) : nil
         let ctx = Context(options: options, out: held ?? out, err: err)
         // Where errors go: the real sinks, past what was held.
         let errorCtx = Context(options: options, out: out, err: err)
         var failed = false
         defer {
-            if let held, !failed {
-                held.flush()
-                out.write(bytes: held.captured)
+            if let held {
+                if failed { held.discard() } else { held.release() }
             }
             out.flush(); err.flush()
         }

@@ -29,30 +29,33 @@ struct CSkeletonGenerator {
     /// `\0` for zero and `\xHH` for others, the last ending in `;`. Built as
     /// bytes: formatting each byte as a String was half of `gen skeleton
     /// --lang c`'s instructions.
-    static func blobLiteral(_ bytes: [UInt8]) -> String {
+    static func blobLiteral(_ bytes: [UInt8]) -> [String] {
         let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 4 + (bytes.count / 32 + 1) * 6)
+        var lines: [String] = []
+        lines.reserveCapacity(bytes.count / 32 + 1)
+        var line: [UInt8] = []
+        line.reserveCapacity(32 * 4 + 8)
         var i = 0
         repeat {
             let end = min(i + 32, bytes.count)
-            if i > 0 { out.append(10) }
-            out.append(contentsOf: [9, 9, 34])   // \t\t"
+            line.removeAll(keepingCapacity: true)
+            line.append(contentsOf: [9, 9, 34])   // \t\t"
             for b in bytes[i..<end] {
-                out.append(92)
+                line.append(92)
                 if b == 0 {
-                    out.append(48)
+                    line.append(48)
                 } else {
-                    out.append(120)
-                    out.append(digits[Int(b >> 4)])
-                    out.append(digits[Int(b & 15)])
+                    line.append(120)
+                    line.append(digits[Int(b >> 4)])
+                    line.append(digits[Int(b & 15)])
                 }
             }
-            out.append(34)
-            if end == bytes.count { out.append(59) }
+            line.append(34)
+            if end == bytes.count { line.append(59) }
+            lines.append(String(decoding: line, as: UTF8.self))
             i = end
         } while i < bytes.count
-        return String(decoding: out, as: UTF8.self)
+        return lines
     }
 
     static let blobStart = "\tstatic const char data[] __attribute__((__aligned__(8))) ="
@@ -329,7 +332,7 @@ struct CSkeletonGenerator {
         p.line("static inline const void *\(name)__elf_bytes(size_t *sz)")
         p.line("{")
         p.raw(CSkeletonGenerator.blobStart)
-        p.raw(CSkeletonGenerator.blobLiteral(model.elf))
+        for line in CSkeletonGenerator.blobLiteral(model.elf) { p.raw(line) }
         p.raw(CSkeletonGenerator.blobEnd)
         p.line("\treturn (const void *)data;")
         p.line("}")

@@ -12,18 +12,58 @@ public final class OutputSink {
     /// The errno of the first write that failed (EPIPE: the reader went
     /// away; ENOSPC: /dev/full). From then on output is dropped; the CLI
     /// turns it into exit status 1 and one error line, and long dumps stop.
-    public private(set) var writeError: Int32?
+    public var writeError: Int32? { target?.writeError ?? ownWriteError }
+    private var ownWriteError: Int32?
+    /// For a holding sink: where its output goes, and whether it still holds.
+    private let target: OutputSink?
+    private var holding = false
+    private let holdLimit: Int
 
     /// Whether a write failed (see `writeError`).
     public var failed: Bool { writeError != nil }
 
     public init(fd: Int32) {
         self.fd = fd
+        target = nil
+        holdLimit = 0
         buffer.reserveCapacity(1 << 16)
     }
 
     /// A sink that keeps what is written, for tests.
-    public init() { fd = nil }
+    public init() { fd = nil; target = nil; holdLimit = 0 }
+
+    /// A sink that holds what is written for `target` until `release()`
+    /// (passes it on) or `discard()` (drops it): with `-j`, a command that
+    /// fails leaves only `{"error": ...}` on stdout. Past `limit` bytes it
+    /// stops holding and writes through, so that a long dump streams in
+    /// bounded memory and stops at a reader that went away; an error after
+    /// that point can no longer take back what went out (bpftool's output
+    /// streams from the start).
+    public init(holdingFor target: OutputSink, limit: Int = 1 << 20) {
+        fd = nil
+        self.target = target
+        holding = true
+        holdLimit = limit
+    }
+
+    /// A holding sink: passes on what it holds and writes through from now on.
+    public func release() {
+        flush()
+        guard let target, holding else { return }
+        holding = false
+        target.write(bytes: captured)
+        captured = []
+    }
+
+    /// A holding sink: drops what it holds (nothing went out yet, unless it
+    /// had passed its limit).
+    public func discard() {
+        buffer.removeAll()
+        captured = []
+    }
+
+    /// Whether a holding sink has already passed output on.
+    public var wroteThrough: Bool { target != nil && !holding }
 
     public var text: String { String(decoding: captured, as: UTF8.self) }
 
@@ -54,12 +94,23 @@ public final class OutputSink {
                     let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
                     if n < 0 {
                         if Glibc.errno == EINTR { continue }
-                        writeError = Glibc.errno  // EPIPE, ENOSPC, EIO...: recorded, output dropped from now on
+                        ownWriteError = Glibc.errno  // EPIPE, ENOSPC, EIO...: recorded, output dropped from now on
                         return
                     }
-                    if n == 0 { writeError = EIO; return }
+                    if n == 0 { ownWriteError = EIO; return }
                     off += n
                 }
+            }
+        } else if let target {
+            if holding {
+                captured.append(contentsOf: buffer)
+                if captured.count > holdLimit {
+                    holding = false
+                    target.write(bytes: captured)
+                    captured = []
+                }
+            } else {
+                target.write(bytes: buffer)
             }
         } else {
             captured.append(contentsOf: buffer)
