@@ -13,6 +13,9 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/file.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
@@ -123,5 +126,11 @@ static inline int bpfswift_renameat2(int olddirfd, const char *oldpath,
 }
 
 static inline unsigned long bpfswift_bpf_fs_magic(void) { return BPF_FS_MAGIC; }
+
+/* Names the calling thread (prctl is variadic: Swift cannot call it). */
+static inline int bpfswift_name_thread(const char *name)
+{
+    return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+}
 
 #endif
