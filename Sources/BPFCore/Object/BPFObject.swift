@@ -290,37 +290,6 @@ public struct ObjectProgram {
     }
 }
 
-/// An attachment made through libbpf (`struct bpf_link`). Destroyed (and
-/// detached unless pinned or disconnected) when this goes away.
-public final class BPFLink {
-    let handle: OpaquePointer
-    // Keeps the programs alive while the link wrapper exists.
-    let object: BPFObject?
-
-    init(handle: OpaquePointer, object: BPFObject?) {
-        self.handle = handle
-        self.object = object
-    }
-
-    deinit { bpf_link__destroy(handle) }
-
-    /// The link's fd (borrowed), or -1 for links without one. Calls `bpf_link__fd`.
-    public var fd: Int32 { bpf_link__fd(handle) }
-
-    /// Pins the link at `path`: it then outlives this process. Calls `bpf_link__pin`.
-    public func pin(at path: String) throws(BPFError) {
-        try check(bpf_link__pin(handle, path), "pin link at \(path)")
-    }
-
-    /// Detaches now. Calls `bpf_link__detach`.
-    public func detach() throws(BPFError) {
-        try check(bpf_link__detach(handle), "detach link")
-    }
-
-    /// Leaves the attachment in place when this wrapper goes away. Calls `bpf_link__disconnect`.
-    public func disconnect() { bpf_link__disconnect(handle) }
-}
-
 @inline(__always)
 func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let s else { return body(nil) }
