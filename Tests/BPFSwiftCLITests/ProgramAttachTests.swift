@@ -81,9 +81,11 @@ struct ProgramAttachTests {
             "\(e)".hasPrefix("update link ") && "\(e)".contains("to program on_tp_b")
         }
         try tp.detach()
+        // Other threads of this process may call getppid meanwhile: 50 calls
+        // of this one must not all count.
         let before = f.count(.tp)
-        _ = getppid()
-        #expect(f.count(.tp) == before, "detached")
+        for _ in 0..<50 { _ = getppid() }
+        #expect(f.count(.tp) < before + 50, "detached")
     }
 
     @Test func xdpWithModeUpdateAndTCXOnADeviceOfAFreshNamespace() throws {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 internal import CLibBPF
 
 /// Options for opening an object file (libbpf's `bpf_object_open_opts`).
@@ -24,10 +25,13 @@ public struct ObjectOpenOptions: Sendable {
 /// autoload, pin paths, initial values); after `load()` they have fds.
 /// The object is closed (`bpf_object__close`) when this goes away: every
 /// map and program not pinned or held elsewhere goes with it.
-public final class BPFObject {
+public final class BPFObject: @unchecked Sendable {
     let handle: OpaquePointer
+    private let loaded = Atomic<Bool>(false)
+    // Serializes load() (libbpf objects are not safe to load from two threads).
+    private let loadLock = Mutex<Void>(())
     /// Whether `load()` succeeded.
-    public private(set) var isLoaded = false
+    public var isLoaded: Bool { loaded.load(ordering: .acquiring) }
     // Keeps the bytes alive for objects opened from memory (libbpf copies, but be safe).
     private let backing: [UInt8]?
 
@@ -123,18 +127,20 @@ public final class BPFObject {
 
     /// Creates the maps and loads the programs into the kernel. Calls `bpf_object__load`.
     public func load() throws(BPFError) {
-        guard !isLoaded else { throw BPFError("load object \(name): already loaded", errno: EALREADY) }
-        clearLibbpfWarning()
-        let r = bpf_object__load(handle)
-        if r != 0 {
-            throw BPFError("load object \(name)", errno: r == -1 ? Glibc.errno : -r, detail: takeLibbpfWarning())
+        try loadLock.withLock { (_) throws(BPFError) in
+            guard !isLoaded else { throw BPFError("load object \(name): already loaded", errno: EALREADY) }
+            clearLibbpfWarning()
+            let r = bpf_object__load(handle)
+            if r != 0 {
+                throw BPFError("load object \(name)", errno: r == -1 ? Glibc.errno : -r, detail: takeLibbpfWarning())
+            }
+            loaded.store(true, ordering: .releasing)
         }
-        isLoaded = true
     }
 }
 
 /// A map of an opened object (`struct bpf_map`); valid while its object lives.
-public struct ObjectMap {
+public struct ObjectMap: @unchecked Sendable {
     public let object: BPFObject
     let handle: OpaquePointer
 
@@ -238,7 +244,7 @@ public struct ObjectMap {
 }
 
 /// A program of an opened object (`struct bpf_program`); valid while its object lives.
-public struct ObjectProgram {
+public struct ObjectProgram: @unchecked Sendable {
     public let object: BPFObject
     let handle: OpaquePointer
 
@@ -298,7 +304,7 @@ func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) 
 
 /// A map's value mapped into this process (BPF_F_MMAPABLE array maps);
 /// unmapped when this goes away.
-public final class MappedMapValue {
+public final class MappedMapValue: @unchecked Sendable {
     public let bytes: UnsafeMutableRawBufferPointer
     private let mappedLength: Int
 
