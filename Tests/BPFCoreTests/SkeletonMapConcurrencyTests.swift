@@ -57,4 +57,22 @@ struct SkeletonMapConcurrencyTests {
         #expect(try counts.lookup(2000) != nil)
         #expect(skeleton.isLoaded && skeleton.isAttached)
     }
+
+    @Test func pinReplaceSwapsAnExistingTree() throws {
+        let dir = try BPFFSDir("lib_replace")
+        defer { dir.remove() }
+        let path = dir.sub("ev")
+        let first = try EventsFixture(attach: false)
+        try first.skeleton.pin(at: path)
+        let second = try EventsFixture(attach: false)
+        #expect { try second.skeleton.pin(at: path) } throws: { e in
+            "\(e)".hasPrefix("pin object lib_events at \(path)") && (e as? BPFError)?.errno == EEXIST
+        }
+        try second.skeleton.pin(at: path, replace: true)
+        // The pinned events map is the second skeleton's now.
+        let pinned = try BPFMap.open(.pinned(path + "/maps/events"))
+        let secondID = try MapInfo(fd: try second.events.map.duplicateFD()).id
+        #expect(pinned.first?.info.id == secondID)
+        #expect { try second.skeleton.pin(at: dir.sub("x"), replace: true) } throws: { e in "\(e)".contains("already pinned") }
+    }
 }

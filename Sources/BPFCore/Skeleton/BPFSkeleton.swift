@@ -172,18 +172,21 @@ public final class BPFSkeleton: @unchecked Sendable {
     /// pins then hold everything: the process may exit, `bpfswift object
     /// unpin PATH` takes it down, and `detach()` no longer detaches.
     /// Uses `ObjectPinner.pin(loaded:...)`, the writer of `object pin`.
-    public func pin(at path: String) throws(BPFError) {
-        try phase.withLock { (_) throws(BPFError) in try pinLocked(at: path) }
+    /// With `replace`, an object tree already at `path` is swapped out
+    /// atomically, as `bpfswift object pin --replace` does; without it an
+    /// existing `path` is an error (EEXIST).
+    public func pin(at path: String, replace: Bool = false) throws(BPFError) {
+        try phase.withLock { (_) throws(BPFError) in try pinLocked(at: path, replace: replace) }
     }
 
-    private func pinLocked(at path: String) throws(BPFError) {
+    private func pinLocked(at path: String, replace: Bool) throws(BPFError) {
         guard object.isLoaded else { throw BPFError("pin skeleton of \(object.name) at \(path): not loaded", errno: EINVAL) }
         if let p = pinnedPath { throw BPFError("pin skeleton of \(object.name) at \(path): already pinned at \(p)", errno: EBUSY) }
         var exe = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &exe, exe.count - 1)
         let program = n > 0 ? String(cString: exe) : "this process"
         _ = try ObjectPinner.pin(loaded: object, bytes: elf, file: "\(program) (embedded \(source))", pinRoot: pinRoot,
-                                 links: isAttached ? links : nil, at: path)
+                                 links: isAttached ? links : nil, at: path, replace: replace)
         state.withLock { $0.pinnedPath = path }
     }
 
