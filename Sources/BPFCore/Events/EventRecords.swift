@@ -214,6 +214,7 @@ final class EventPump<Element>: @unchecked Sendable {
                     var v: UInt64 = 0
                     _ = read(resumeFD.rawValue, &v, 8)
                     try? control(EPOLL_CTL_MOD, readerFD, Self.readerToken, events: EPOLLIN.rawValue)
+                    ready = true  // what arrived while paused, whatever readiness said
                 default:
                     ready = true
                 }
