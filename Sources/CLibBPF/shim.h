@@ -14,6 +14,9 @@
 #include <sys/vfs.h>
 #include <sys/file.h>
 #include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
 #include <linux/version.h>
@@ -265,6 +268,10 @@ static inline int bpfswift_link_create_opts_set_netfilter(struct bpf_link_create
     (void)opts; (void)pf; (void)hooknum; (void)priority; (void)flags;
     return -EOPNOTSUPP;
 #endif
+/* Names the calling thread (prctl is variadic: Swift cannot call it). */
+static inline int bpfswift_name_thread(const char *name)
+{
+    return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }
 
 #endif

@@ -170,12 +170,12 @@ import TestSupport
 
     @Test func nameOverrides() throws {
         let swift = try Self.generate("counter", lang: "swift", extra: ["name", "HitCounter"])
-        #expect(swift.contains("public final class HitCounter {"))
+        #expect(swift.contains("public final class HitCounter: @unchecked Sendable {"))
         #expect(swift.contains("objectName: \"counter\""), "the object name stays the file's")
         let c = try Self.generate("counter", lang: "c", extra: ["name", "hits"])
         #expect(c.contains("struct hits {") && c.contains("hits__open_and_load(void)") && c.contains("s->name = \"hits\";"))
         // bpftool accepts any prefix of "name".
-        #expect(try Self.generate("counter", lang: "swift", extra: ["n", "Other"]).contains("class Other {"))
+        #expect(try Self.generate("counter", lang: "swift", extra: ["n", "Other"]).contains("class Other: @unchecked Sendable {"))
     }
 
     @Test(arguments: [["name", "1abc"], ["name", "in"], ["name", "a.b"], ["name", "self"]])

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 internal import CLibBPF
 
 /// Options for opening an object file (libbpf's `bpf_object_open_opts`).
@@ -24,10 +25,13 @@ public struct ObjectOpenOptions: Sendable {
 /// autoload, pin paths, initial values); after `load()` they have fds.
 /// The object is closed (`bpf_object__close`) when this goes away: every
 /// map and program not pinned or held elsewhere goes with it.
-public final class BPFObject {
+public final class BPFObject: @unchecked Sendable {
     let handle: OpaquePointer
+    private let loaded = Atomic<Bool>(false)
+    // Serializes load() (libbpf objects are not safe to load from two threads).
+    private let loadLock = Mutex<Void>(())
     /// Whether `load()` succeeded.
-    public private(set) var isLoaded = false
+    public var isLoaded: Bool { loaded.load(ordering: .acquiring) }
     // Keeps the bytes alive for objects opened from memory (libbpf copies, but be safe).
     private let backing: [UInt8]?
 
@@ -123,24 +127,26 @@ public final class BPFObject {
 
     /// Creates the maps and loads the programs into the kernel. Calls `bpf_object__load`.
     public func load() throws(BPFError) {
-        guard !isLoaded else { throw BPFError("load object \(name): already loaded", errno: EALREADY) }
-        // A section this libbpf does not know yet: say which one would.
-        for p in programs where p.autoload && p.type == 0 {
-            if let v = LibbpfVersion.newerLibbpf(forSection: p.sectionName) {
-                try LibbpfVersion.require(v.major, v.minor, for: "load object \(name): program \(p.name) (section \(p.sectionName))")
+        try loadLock.withLock { (_) throws(BPFError) in
+            guard !isLoaded else { throw BPFError("load object \(name): already loaded", errno: EALREADY) }
+            // A section this libbpf does not know yet: say which one would.
+            for p in programs where p.autoload && p.type == 0 {
+                if let v = LibbpfVersion.newerLibbpf(forSection: p.sectionName) {
+                    try LibbpfVersion.require(v.major, v.minor, for: "load object \(name): program \(p.name) (section \(p.sectionName))")
+                }
             }
+            clearLibbpfWarning()
+            let r = bpf_object__load(handle)
+            if r != 0 {
+                throw BPFError("load object \(name)", errno: r == -1 ? Glibc.errno : -r, detail: takeLibbpfWarning())
+            }
+            loaded.store(true, ordering: .releasing)
         }
-        clearLibbpfWarning()
-        let r = bpf_object__load(handle)
-        if r != 0 {
-            throw BPFError("load object \(name)", errno: r == -1 ? Glibc.errno : -r, detail: takeLibbpfWarning())
-        }
-        isLoaded = true
     }
 }
 
 /// A map of an opened object (`struct bpf_map`); valid while its object lives.
-public struct ObjectMap {
+public struct ObjectMap: @unchecked Sendable {
     public let object: BPFObject
     let handle: OpaquePointer
 
@@ -243,7 +249,7 @@ public struct ObjectMap {
 }
 
 /// A program of an opened object (`struct bpf_program`); valid while its object lives.
-public struct ObjectProgram {
+public struct ObjectProgram: @unchecked Sendable {
     public let object: BPFObject
     let handle: OpaquePointer
 
@@ -294,37 +300,6 @@ public struct ObjectProgram {
     }
 }
 
-/// An attachment made through libbpf (`struct bpf_link`). Destroyed (and
-/// detached unless pinned or disconnected) when this goes away.
-public final class BPFLink {
-    let handle: OpaquePointer
-    // Keeps the programs alive while the link wrapper exists.
-    let object: BPFObject?
-
-    init(handle: OpaquePointer, object: BPFObject?) {
-        self.handle = handle
-        self.object = object
-    }
-
-    deinit { bpf_link__destroy(handle) }
-
-    /// The link's fd (borrowed), or -1 for links without one. Calls `bpf_link__fd`.
-    public var fd: Int32 { bpf_link__fd(handle) }
-
-    /// Pins the link at `path`: it then outlives this process. Calls `bpf_link__pin`.
-    public func pin(at path: String) throws(BPFError) {
-        try check(bpf_link__pin(handle, path), "pin link at \(path)")
-    }
-
-    /// Detaches now. Calls `bpf_link__detach`.
-    public func detach() throws(BPFError) {
-        try check(bpf_link__detach(handle), "detach link")
-    }
-
-    /// Leaves the attachment in place when this wrapper goes away. Calls `bpf_link__disconnect`.
-    public func disconnect() { bpf_link__disconnect(handle) }
-}
-
 @inline(__always)
 func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let s else { return body(nil) }
@@ -333,7 +308,7 @@ func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) 
 
 /// A map's value mapped into this process (BPF_F_MMAPABLE array maps);
 /// unmapped when this goes away.
-public final class MappedMapValue {
+public final class MappedMapValue: @unchecked Sendable {
     public let bytes: UnsafeMutableRawBufferPointer
     private let mappedLength: Int
 

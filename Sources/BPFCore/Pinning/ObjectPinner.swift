@@ -191,7 +191,8 @@ extension ObjectPinner {
     /// `path` exists. On success the links are disconnected: the pins hold
     /// the attachments from then on. `file` is recorded as the source.
     public static func pin(loaded obj: BPFObject, bytes: [UInt8], file: String, pinRoot: String?,
-                           links: [(name: String, link: BPFLink)]?, at path: String) throws(BPFError) -> ObjectPinResult {
+                           links: [(name: String, link: BPFLink)]?, at path: String,
+                           replace: Bool = false) throws(BPFError) -> ObjectPinResult {
         guard obj.isLoaded else { throw BPFError("pin object \(obj.name) at \(path): not loaded", errno: EINVAL) }
         let steps = StepGuard()
         defer { steps.finish() }
@@ -205,8 +206,19 @@ extension ObjectPinner {
         let claim = try StagingClaim.claim(tree, purpose: "pin object at")
         let run = PinRun(tree: tree, claim: claim, steps: steps)
         do throws(BPFError) {
-            if case .missing = try tree.entry() {} else {
-                throw BPFError("pin object \(obj.name) at \(path)", errno: EEXIST)
+            // With `replace`, an object tree at PATH is swapped out as `object pin --replace` does.
+            var previous: ObjectManifest?
+            switch try tree.entry() {
+            case .missing: break
+            case .directory where replace:
+                guard let m = ObjectTreeStatus.read(try tree.open(what: "pin object at"), path: tree.path).manifest else {
+                    throw BPFError("pin object \(obj.name) at \(path)", errno: EEXIST,
+                                   detail: "it exists and is not an object tree (no readable \(ObjectTreeLayout.manifest))")
+                }
+                previous = m
+                run.previous = m
+            default:
+                throw BPFError("pin object \(obj.name) at \(path)", errno: EEXIST, detail: replace ? "it is not a directory" : nil)
             }
             for m in obj.maps { run.declaredNames[m.handle] = m.name }
             // libbpf pinned or reused maps pinned by name itself at load.
@@ -216,9 +228,9 @@ extension ObjectPinner {
                                        options: options.fingerprint, attach: options.attach, pinnedAt: Int64(time(nil)))
             let manifest = try run.pinTree(obj, manifest: start, attachment: links.map { .existing($0) } ?? .none,
                                            shared: shared, newShared: [:], reused: [:])
-            try run.publish(replacing: false)
+            try run.publish(replacing: previous != nil)
             run.commit()
-            return ObjectPinResult(outcome: .pinned, path: tree.path, manifest: manifest, previous: nil)
+            return ObjectPinResult(outcome: previous == nil ? .pinned : .replaced, path: tree.path, manifest: manifest, previous: previous)
         } catch {
             run.rollback()
             throw error

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 internal import CLibBPF
 
 /// The runtime behind a generated skeleton (`bpfswift gen skeleton`): the
@@ -9,16 +10,26 @@ internal import CLibBPF
 ///
 /// The generated class is a thin typed face over this one; everything that
 /// talks to libbpf happens here.
-public final class BPFSkeleton {
+public final class BPFSkeleton: @unchecked Sendable {
     /// The object (open, then loaded).
     public let object: BPFObject
-    private var sections: [SkeletonGlobals] = []
+    private struct State {
+        var sections: [SkeletonGlobals] = []
+        var links: [(name: String, link: BPFLink)] = []
+        var isAttached = false
+        var pinnedPath: String?
+    }
+    // Several tasks may use one skeleton: its own state sits behind a lock,
+    // and the phase changes (load, attach, pin, detach) run one at a time.
+    private let state = Mutex<State>(State())
+    private let phase = Mutex<Void>(())
+    private var sections: [SkeletonGlobals] { state.withLock { $0.sections } }
     /// Links made by `attach()`, by program name or struct_ops map name, in attach order.
-    public private(set) var links: [(name: String, link: BPFLink)] = []
+    public var links: [(name: String, link: BPFLink)] { state.withLock { $0.links } }
     /// Whether `attach()` ran (then `pin(at:)` writes links/, as `object pin --attach`).
-    public private(set) var isAttached = false
+    public var isAttached: Bool { state.withLock { $0.isAttached } }
     /// Where `pin(at:)` published the object, once it did.
-    public private(set) var pinnedPath: String?
+    public var pinnedPath: String? { state.withLock { $0.pinnedPath } }
     private let elf: [UInt8]
     private let source: String
     private let pinRoot: String?
@@ -88,7 +99,9 @@ public final class BPFSkeleton {
         let m = try objectMap(name)
         guard m.initialValuePointer != nil else { throw mismatch("global data in map \(name)") }
         let g = SkeletonGlobals(map: m, access: access)
-        sections.append(g)
+        // Asked for after load(): live at once, as load() makes the others.
+        if object.isLoaded { try g.mapLive() }
+        state.withLock { $0.sections.append(g) }
         return g
     }
 
@@ -107,8 +120,10 @@ public final class BPFSkeleton {
     /// global variables live (mmap of the map: libbpf 1.4 does not remap
     /// them after a plain load). Calls `bpf_object__load`.
     public func load() throws(BPFError) {
-        try object.load()
-        for s in sections { try s.mapLive() }
+        try phase.withLock { (_) throws(BPFError) in
+            try object.load()
+            for s in sections { try s.mapLive() }
+        }
     }
 
     /// Attaches every loaded program that libbpf can attach from its section
@@ -118,6 +133,10 @@ public final class BPFSkeleton {
     /// call attached is detached again. Calls `bpf_program__attach` and
     /// `bpf_map__attach_struct_ops`.
     public func attach() throws(BPFError) {
+        try phase.withLock { (_) throws(BPFError) in try attachLocked() }
+    }
+
+    private func attachLocked() throws(BPFError) {
         guard object.isLoaded else { throw BPFError("attach skeleton of \(object.name): not loaded", errno: EINVAL) }
         guard pinnedPath == nil else {
             throw BPFError("attach skeleton of \(object.name): pinned at \(pinnedPath!); the tree holds its links", errno: EBUSY)
@@ -141,8 +160,10 @@ public final class BPFSkeleton {
             for (_, l) in made.reversed() { try? l.detach() }
             throw error
         }
-        links.append(contentsOf: made)
-        isAttached = true
+        state.withLock {
+            $0.links.append(contentsOf: made)
+            $0.isAttached = true
+        }
     }
 
     /// Publishes the loaded object on bpffs at `path` as the tree
@@ -151,15 +172,22 @@ public final class BPFSkeleton {
     /// pins then hold everything: the process may exit, `bpfswift object
     /// unpin PATH` takes it down, and `detach()` no longer detaches.
     /// Uses `ObjectPinner.pin(loaded:...)`, the writer of `object pin`.
-    public func pin(at path: String) throws(BPFError) {
+    /// With `replace`, an object tree already at `path` is swapped out
+    /// atomically, as `bpfswift object pin --replace` does; without it an
+    /// existing `path` is an error (EEXIST).
+    public func pin(at path: String, replace: Bool = false) throws(BPFError) {
+        try phase.withLock { (_) throws(BPFError) in try pinLocked(at: path, replace: replace) }
+    }
+
+    private func pinLocked(at path: String, replace: Bool) throws(BPFError) {
         guard object.isLoaded else { throw BPFError("pin skeleton of \(object.name) at \(path): not loaded", errno: EINVAL) }
         if let p = pinnedPath { throw BPFError("pin skeleton of \(object.name) at \(path): already pinned at \(p)", errno: EBUSY) }
         var exe = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &exe, exe.count - 1)
         let program = n > 0 ? String(cString: exe) : "this process"
         _ = try ObjectPinner.pin(loaded: object, bytes: elf, file: "\(program) (embedded \(source))", pinRoot: pinRoot,
-                                 links: isAttached ? links : nil, at: path)
-        pinnedPath = path
+                                 links: isAttached ? links : nil, at: path, replace: replace)
+        state.withLock { $0.pinnedPath = path }
     }
 
     /// The link of the program or struct_ops map `name`, once attached.
@@ -169,8 +197,15 @@ public final class BPFSkeleton {
 
     /// Detaches everything `attach()` attached (links pinned elsewhere stay).
     public func detach() {
-        // Destroying a link detaches it unless it is pinned.
-        while !links.isEmpty { links.removeLast() }
+        phase.withLock { _ in
+            // Destroying a link detaches it unless it is pinned; last made, first gone.
+            var gone = state.withLock { s in
+                let l = s.links
+                s.links = []
+                return l
+            }
+            while !gone.isEmpty { gone.removeLast() }
+        }
     }
 }
 

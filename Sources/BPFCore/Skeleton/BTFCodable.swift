@@ -80,7 +80,7 @@ extension Bool: BTFCodable {
 /// How to read and write one value of a C type: its size and two functions.
 /// Codecs compose (an array of arrays of structs), which is how skeletons
 /// handle C arrays, whose length Swift types do not carry.
-public struct BTFCodec<Value> {
+public struct BTFCodec<Value>: @unchecked Sendable {
     /// The size of the C type in bytes.
     public let size: Int
     private let decodeFn: (UnsafeRawBufferPointer) -> Value

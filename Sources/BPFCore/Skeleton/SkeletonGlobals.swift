@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// The global variables of one data section of a skeleton's object
 /// (`.bss`, `.data`, `.rodata`, `.data.*`, `.rodata.*`, `.kconfig`), read
@@ -10,7 +11,7 @@ import Glibc
 /// `bpf_map__initial_value` returns), so writes become the values the
 /// programs start with. After `load()` they are the live map, mmap'd: the
 /// programs and this process see the same memory.
-public final class SkeletonGlobals {
+public final class SkeletonGlobals: @unchecked Sendable {
     /// Who may write the section.
     public enum Access: Sendable {
         /// `.bss`, `.data`, `.data.*`: always (before load: the initial value; after: the live map).
@@ -25,6 +26,8 @@ public final class SkeletonGlobals {
     public let map: ObjectMap
     public let access: Access
     private var live: MappedMapValue?
+    // Reads and writes from several threads see whole values.
+    private let lock = Mutex<Void>(())
 
     init(map: ObjectMap, access: Access) {
         self.map = map
@@ -47,7 +50,8 @@ public final class SkeletonGlobals {
     func mapLive() throws(BPFError) {
         // Not created (autocreate off; libbpf still gives it a placeholder fd).
         guard map.autocreate, map.fd != nil else { return }
-        live = try map.mapLiveValue(writable: access == .writable)
+        let m = try map.mapLiveValue(writable: access == .writable)
+        lock.withLock { _ in live = m }
     }
 
     private var readBytes: UnsafeRawBufferPointer {
@@ -59,21 +63,25 @@ public final class SkeletonGlobals {
     }
 
     /// Calls `body` with the section's current bytes.
-    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(readBytes)
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try lock.withLock { (_) throws(E) -> R in try body(readBytes) }
     }
 
     /// A copy of the section's current bytes.
-    public var bytes: [UInt8] { Array(readBytes) }
+    public var bytes: [UInt8] { withBytes { Array($0) } }
 
     /// Reads the variable at `offset`.
     public func load<T>(at offset: Int, _ codec: BTFCodec<T>) -> T {
-        codec.load(readBytes, at: offset)
+        withBytes { codec.load($0, at: offset) }
     }
 
     /// Writes the variable `name` at `offset`. Writing a read-only section
     /// (`.rodata` after load, `.kconfig`) is a programming error.
     public func store<T>(_ value: T, at offset: Int, _ codec: BTFCodec<T>, name: String) {
+        lock.withLock { _ in storeLocked(value, at: offset, codec, name: name) }
+    }
+
+    private func storeLocked<T>(_ value: T, at offset: Int, _ codec: BTFCodec<T>, name: String) {
         if let live {
             precondition(access == .writable, "\(name): \(sectionName) is read-only after load()")
             codec.store(value, live.bytes, at: offset)

@@ -6,7 +6,7 @@ internal import CLibBPF
 /// A map of a skeleton's object, with byte-level element access. Typed maps
 /// (`SkeletonTypedMap`, `SkeletonPerCPUMap`) add access with generated Swift
 /// key and value types.
-public class SkeletonMap {
+public class SkeletonMap: @unchecked Sendable {
     /// Flags of an update (BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK).
     public struct UpdateFlags: OptionSet, Sendable {
         public let rawValue: UInt64

@@ -96,7 +96,9 @@ struct SwiftSkeletonGenerator {
         p.line("///     let skel = try \(typeName)()")
         p.line("///     try skel.load()")
         p.line("///     try skel.attach()")
-        p.block("public final class \(typeName) {") { p in
+        p.line("///")
+        p.line("/// Sendable: hand it to another task; maps, globals and readers are safe to use from several.")
+        p.block("public final class \(typeName): @unchecked Sendable {") { p in
             p.line("/// The runtime: the object, its sections, its links.")
             p.line("public let skeleton: BPFSkeleton")
             p.line("public let maps: Maps")

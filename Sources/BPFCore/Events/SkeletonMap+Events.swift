@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CLibBPF
+
+extension SkeletonMap {
+    /// Whether the map is a ring buffer (`BPF_MAP_TYPE_RINGBUF`).
+    public var isRingBuffer: Bool { map.type == BPF_MAP_TYPE_RINGBUF.rawValue }
+    /// Whether the map is a perf event array (`BPF_MAP_TYPE_PERF_EVENT_ARRAY`).
+    public var isPerfEventArray: Bool { map.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY.rawValue }
+
+    /// A blocking reader of this ring buffer or perf event array (loaded):
+    ///
+    ///     let rb = try skel.maps.events.reader()
+    ///     try rb.poll(timeout: .milliseconds(100)) { bytes in ... }
+    ///
+    /// Add more ring buffers with `add(_:)`. Calls `ring_buffer__new` or
+    /// `perf_buffer__new` (`pagesPerCPU` pages per CPU).
+    public func reader(pagesPerCPU: Int = 64) throws(BPFError) -> EventReader {
+        if isRingBuffer { return try EventReader.ringBuffer(map: fd ?? -1, name: name) }
+        if isPerfEventArray { return try EventReader.perfBuffer(map: fd ?? -1, name: name, pagesPerCPU: pagesPerCPU) }
+        throw BPFError("read events from map \(name): a \(map.typeName) map, not a ringbuf or perf_event_array", errno: EINVAL)
+    }
+
+    /// The records as typed values, decoded at their BTF offsets (generated
+    /// `Types.<name>`). A record whose size is not `T.btfSize` ends the
+    /// loop with an error naming both sizes. Lost perf samples go to
+    /// `onLost`, or end the loop with an error when it is nil.
+    public func records<T: BTFCodable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<T> {
+        let perf = isPerfEventArray, name = name, size = T.btfSize
+        return EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> T in
+            try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
+            return T(btfBytes: b)
+        }
+    }
+
+    /// The records as values of a plain Swift type laid out like the C
+    /// record (`MemoryLayout<T>.size` bytes, copied as they are). A record
+    /// of another size ends the loop with an error naming both sizes.
+    public func records<T: BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<T> {
+        let perf = isPerfEventArray, name = name, size = MemoryLayout<T>.size
+        return EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> T in
+            try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
+            return b.loadUnaligned(as: T.self)
+        }
+    }
+
+    /// For types that are both (integers): decoded as BTF values.
+    public func records<T: BTFCodable & BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<T> {
+        let perf = isPerfEventArray, name = name, size = T.btfSize
+        return EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> T in
+            try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
+            return T(btfBytes: b)
+        }
+    }
+
+    /// The records as bytes, whatever their size.
+    public func records(onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<[UInt8]> {
+        EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> [UInt8] in Array(b) }
+    }
+}
+
+extension EventReader {
+    /// Adds the ring buffer `map` (of any skeleton) to this reader. Calls `ring_buffer__add`.
+    public func add(_ map: SkeletonMap) throws(BPFError) {
+        try add(ringBuffer: map.fd ?? -1, name: map.name)
+    }
+}
