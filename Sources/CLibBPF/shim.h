@@ -268,6 +268,8 @@ static inline int bpfswift_link_create_opts_set_netfilter(struct bpf_link_create
     (void)opts; (void)pf; (void)hooknum; (void)priority; (void)flags;
     return -EOPNOTSUPP;
 #endif
+}
+
 /* Names the calling thread (prctl is variadic: Swift cannot call it). */
 static inline int bpfswift_name_thread(const char *name)
 {
