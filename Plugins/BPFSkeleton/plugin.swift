@@ -10,9 +10,8 @@ import PackagePlugin
 struct BPFSkeletonPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         guard let target = target as? SourceModuleTarget else { return [] }
-        // `directory` rather than `directoryURL` (PackageDescription 6.1): the
-        // package's tools version is 6.0.
-        let bpfDir = URL(filePath: target.directory.string).appending(path: "bpf")
+        guard let directory = (target as? TargetDirectory)?.targetDirectory else { return [] }
+        let bpfDir = URL(filePath: directory).appending(path: "bpf")
         // Excluded files are not plugin inputs: find them on disk.
         var sources: [URL] = []
         var headers: [URL] = []
@@ -77,3 +76,18 @@ struct BPFSkeletonPlugin: BuildToolPlugin {
         return commands
     }
 }
+
+/// The target's directory. `directoryURL` needs PackageDescription 6.1 and
+/// this package's tools version is 6.0; `directory` is deprecated, and
+/// reaching it through this protocol keeps its warning out of every build
+/// that uses the plugin.
+protocol TargetDirectory {
+    var directory: Path { get }
+}
+
+extension TargetDirectory {
+    var targetDirectory: String { String(describing: directory) }
+}
+
+extension SwiftSourceModuleTarget: TargetDirectory {}
+extension ClangSourceModuleTarget: TargetDirectory {}

@@ -122,7 +122,7 @@ func hasBPFTarget(_ clang: String) -> Bool {
     return text.split(separator: "\n").contains { $0.split(separator: " ").first == "bpf" }
 }
 
-/// The first clang with the bpf target among, in order: $BPF_CLANG, $CLANG,
+/// The first clang with the bpf target among, in order: $BPF_CLANG (strict), $CLANG,
 /// clang on PATH, the clang next to the Swift toolchain's swiftc, and
 /// clang-21 ... clang-14 on PATH. Fails naming every candidate tried.
 func findClang(toolchainClang: String?) -> String {
@@ -133,10 +133,17 @@ func findClang(toolchainClang: String?) -> String {
         tried.append("\(label) = \(path) (no bpf target)")
         return nil
     }
-    for variable in ["BPF_CLANG", "CLANG"] {
-        if let v = getenv(variable).map({ String(cString: $0) }), !v.isEmpty {
-            if let c = consider("$\(variable)", onPath(v) ?? v) { return c }
+    // $BPF_CLANG is an explicit choice: use it or fail. $CLANG often names
+    // a compiler for other purposes: skip it when it has no bpf target.
+    if let v = getenv("BPF_CLANG").map({ String(cString: $0) }), !v.isEmpty {
+        guard let path = onPath(v) else { fail("BPF_CLANG=\(v): not found (or not executable)") }
+        guard hasBPFTarget(path) else {
+            fail("BPF_CLANG=\(v): this clang has no bpf target (`\(v) -print-targets` does not list bpf)")
         }
+        return path
+    }
+    if let v = getenv("CLANG").map({ String(cString: $0) }), !v.isEmpty {
+        if let c = consider("$CLANG", onPath(v)) { return c }
     }
     if let c = consider("clang on PATH", onPath("clang")) { return c }
     var swiftDirs: [String] = []
@@ -147,6 +154,7 @@ func findClang(toolchainClang: String?) -> String {
         let dir = resolved.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         swiftDirs.append(dir + "/clang")
     }
+    if swiftDirs.isEmpty { tried.append("the Swift toolchain's clang (no swiftc on PATH)") }
     for candidate in swiftDirs where !tried.contains(where: { $0.hasSuffix("= \(candidate) (no bpf target)") }) {
         if let c = consider("the Swift toolchain's clang", isExecutable(candidate) ? candidate : nil) { return c }
     }

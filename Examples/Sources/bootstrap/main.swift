@@ -49,7 +49,7 @@ do {
     let reader = Task {
         print(column("TIME", 9) + column("EVENT", 6) + column("COMM", 17) + column("PID", 8) + column("PPID", 8)
               + "FILENAME/EXIT CODE")
-        for try await e in skel.maps.events.records(as: Types.event.self) {
+        for try await e in skel.maps.events.records(as: BootstrapSkeleton.Types.event.self) {
             var line = column(timeOfDay(), 9)
             line += column(e.is_exit != 0 ? "EXIT" : "EXEC", 6)
             line += column(e.comm.string, 17) + column("\(e.pid)", 8) + column("\(e.ppid)", 8)

@@ -46,7 +46,7 @@ do {
         try await Task.sleep(nanoseconds: 500_000_000)
     }
     let reader = Task {
-        for try await c in skel.maps.calls.records(as: Types.call.self) {
+        for try await c in skel.maps.calls.records(as: UprobeSkeleton.Types.call.self) {
             print("pid \(c.pid): \(function)(\"\(c.arg.string)\") = \(c.result)")
             fflush(stdout)
         }
