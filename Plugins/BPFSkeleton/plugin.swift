@@ -40,7 +40,7 @@ struct BPFSkeletonPlugin: BuildToolPlugin {
         // declares its skeleton.
         let include = work.appending(path: "include")
         let vmlinuxStamp = work.appending(path: "\(target.name)_vmlinux.swift")
-        var inputs = [tool]
+        var inputs: [URL] = []
         if FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") {
             inputs.append(URL(filePath: "/sys/kernel/btf/vmlinux"))   // a new kernel: a new vmlinux.h
         }
@@ -70,7 +70,7 @@ struct BPFSkeletonPlugin: BuildToolPlugin {
                 displayName: "Compiling BPF \(source.lastPathComponent) and generating its Swift skeleton",
                 executable: tool,
                 arguments: arguments,
-                inputFiles: [source, vmlinuxStamp, tool] + headers,
+                inputFiles: [source, vmlinuxStamp] + headers,
                 outputFiles: [skeleton]))
         }
         return commands
