@@ -40,6 +40,8 @@ struct BPFSkeletonPlugin: BuildToolPlugin {
         // declares its skeleton.
         let include = work.appending(path: "include")
         let vmlinuxStamp = work.appending(path: "\(target.name)_vmlinux.swift")
+        // SwiftPM makes every command depend on its executable (the tool)
+        // already: a new generator regenerates.
         var inputs: [URL] = []
         if FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") {
             inputs.append(URL(filePath: "/sys/kernel/btf/vmlinux"))   // a new kernel: a new vmlinux.h
