@@ -82,8 +82,20 @@ public enum CLI {
             }
         }
         setLibbpfDebug(options.debug)
-        let ctx = Context(options: options, out: out, err: err)
-        defer { out.flush(); err.flush() }
+        // With -j an error must be the only thing on stdout: the command's
+        // output is held until it has succeeded, and dropped when it fails.
+        let held = options.json ? OutputSink() : nil
+        let ctx = Context(options: options, out: held ?? out, err: err)
+        // Where errors go: the real sinks, past what was held.
+        let errorCtx = Context(options: options, out: out, err: err)
+        var failed = false
+        defer {
+            if let held, !failed {
+                held.flush()
+                out.write(bytes: held.captured)
+            }
+            out.flush(); err.flush()
+        }
         do {
             if showVersion { try VersionCommand.run(ctx); return 0 }
             if rest.isEmpty || (showHelp && rest.count == 1 && !objectWords.contains(where: { $0.hasPrefix(rest[0]) })) {
@@ -119,13 +131,16 @@ public enum CLI {
                 return 0
             }
         } catch let e as UsageError {
-            report(e.message + (e.message.contains("help'") ? "" : ""), ctx)
+            failed = true
+            report(e.message + (e.message.contains("help'") ? "" : ""), errorCtx)
             return 2
         } catch let e as BPFError {
-            report(e.description, ctx)
+            failed = true
+            report(e.explainingPrivileges().description, errorCtx)
             return 1
         } catch {
-            report("\(error)", ctx)
+            failed = true
+            report("\(error)", errorCtx)
             return 1
         }
     }

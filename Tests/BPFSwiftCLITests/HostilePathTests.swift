@@ -77,7 +77,7 @@ struct HostilePathTests {
         // By-name maps whose pin root or pin path is outside bpffs.
         let shared = try Fixtures.object("obj_shared_a")
         Self.expectRefused(try Robust.bpfswift(["object", "pin", shared, root.sub("t"), "--pin-root", decoy.dir]),
-                           "--pin-root outside bpffs", mentioning: "obj_shared")
+                           "--pin-root outside bpffs", mentioning: "--pin-root \(decoy.dir)")
         Self.expectRefused(try Robust.bpfswift(["object", "pin", shared, root.sub("t"), "--pin-map",
                                                 "obj_local=\(decoy.dir)/x"]),
                            "--pin-map outside bpffs", mentioning: "obj_local")

@@ -65,6 +65,22 @@ public struct BTFDumper {
         try writeText(typeID: typeID, data: data, pretty: true, depth: indent, to: &s)
     }
 
+    /// writeText(typeID:data:indent:to:) for values of any size: the text is
+    /// handed to `chunk` in pieces of about 64 KiB as it is formatted, and
+    /// never held whole (a 16 MiB `.bss` formats to hundreds of megabytes).
+    public func writeText(typeID: UInt32, data: UnsafeRawBufferPointer, indent: Int,
+                          chunk: @escaping (UnsafeBufferPointer<UInt8>) -> Void) throws(BPFError) {
+        let node = try plan.root(typeID, dataCount: data.count)
+        guard let base = data.baseAddress else { throw plan.tooShort(typeID, data.count) }
+        var sink = TextSink(buffer: plan.takeScratch(), pretty: true, depth: max(indent, 0))
+        sink.spill = chunk
+        defer { plan.returnScratch(sink.out) }
+        var budget = DumpWalker.budget(forBytes: data.count)
+        try DumpWalker.write(node, base, base + data.count, 0, &sink, &budget)
+        sink.out.withUnsafeBufferPointer(chunk)
+        sink.out.removeAll(keepingCapacity: true)
+    }
+
     /// Appends the value on one line, as bpftool prints program metadata in
     /// plain text (`commit = "abc"`, `pair = {"x":1,"y":[1,2]}`).
     public func writeCompactText(typeID: UInt32, data: UnsafeRawBufferPointer, to s: inout String) throws(BPFError) {
@@ -409,7 +425,15 @@ struct TextSink: DumpSink {
         self.depth = depth
     }
 
+    /// As JSONWriter.spill: bytes handed on once they pass 64 KiB (checked
+    /// before each value), so that a large value is never held whole.
+    var spill: ((UnsafeBufferPointer<UInt8>) -> Void)?
+
     @inline(__always) private mutating func eor() {
+        if out.count >= JSONWriter.spillThreshold, let spill {
+            out.withUnsafeBufferPointer(spill)
+            out.removeAll(keepingCapacity: true)
+        }
         if separator { out.append(44) }
         separator = true
     }

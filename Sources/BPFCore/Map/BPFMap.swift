@@ -83,7 +83,10 @@ public final class BPFMap {
     private static func openPinnedMap(_ path: String) throws(BPFError) -> FileDescriptor {
         let fd: FileDescriptor
         do { fd = try Kernel.openPinned(path) } catch {
-            if error.errno == EACCES, !Kernel.isOnBPFFS(parentDirectory(path)) {
+            // bpftool's message for a path off bpffs; a directory that cannot
+            // be looked at (no privileges) keeps its EACCES.
+            var st = statfs()
+            if error.errno == EACCES, statfs(parentDirectory(of: path), &st) == 0, !Kernel.isOnBPFFS(parentDirectory(of: path)) {
                 throw BPFError("open pinned map \(path): directory not in bpf file system (bpffs)", errno: 0)
             }
             throw BPFError("open pinned map \(path)", errno: error.errno)

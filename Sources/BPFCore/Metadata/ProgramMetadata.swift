@@ -218,9 +218,9 @@ public final class MetadataReader {
         var info = bpf_map_info()
         var len = UInt32(MemoryLayout<bpf_map_info>.size)
         guard bpf_map_get_info_by_fd(fd, &info, &len) == 0 else { return .unreadable }
-        let name = stringFromCArray(info.name)
+        // A byte search: String.contains(String) cost ~17k instructions a call.
         guard info.type == BPF_MAP_TYPE_ARRAY.rawValue, info.key_size == 4, info.max_entries == 1,
-              info.btf_value_type_id != 0, name.contains(".rodata") else { return .notCandidate }
+              info.btf_value_type_id != 0, cArrayContains(info.name, ".rodata") else { return .notCandidate }
         var value = [UInt8](repeating: 0, count: Int(info.value_size))
         var key: UInt32 = 0
         let r = value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &key, $0.baseAddress) }

@@ -93,6 +93,14 @@ public enum ObjectPinner {
     /// `bpf_object__load`, `bpf_program__attach`, `bpf_map__attach_struct_ops`,
     /// `bpf_obj_pin` and `bpf_link__pin`.
     public static func pin(objectFile: String, at path: String, options: ObjectPinOptions) throws(BPFError) -> ObjectPinResult {
+        // --pin-root: refused off bpffs even when no map ends up pinned there;
+        // made when missing (as libbpf makes a pin path's parent), and removed
+        // again when this run leaves nothing in it.
+        if let root = options.pinRoot, try BPFFSDirectory.check(root, flag: "--pin-root"),
+           try BPFFSDirectory.make(root, flag: "--pin-root") {
+            defer { rmdir(root) }
+            return try pin(objectFile: objectFile, at: path, options: options)
+        }
         let steps = StepGuard()
         defer { steps.finish() }
         let tree = try TreePath(path, what: "pin object \(objectFile) at")

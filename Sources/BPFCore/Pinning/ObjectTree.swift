@@ -95,10 +95,19 @@ public enum ObjectTree {
         case .directory: break
         }
         let s = ObjectTreeStatus.read(tree.path)
+        if s.manifest == nil { try requireReadable(join(tree.path, ObjectTreeLayout.manifest), what: "show object tree \(path)") }
         if s.manifest == nil, !s.entries.isEmpty || !isOurManifest(join(tree.path, ObjectTreeLayout.manifest)) {
             throw BPFError("show object tree \(path)", errno: EINVAL, detail: "not an object tree (\(s.problem ?? "no manifest"))")
         }
         return s
+    }
+
+    /// Throws when the pin at `path` cannot be opened for want of privileges
+    /// (EPERM, EACCES): that is the error to report, not "not an object tree".
+    static func requireReadable(_ path: String, what: @autoclosure () -> String) throws(BPFError) {
+        do { _ = try Kernel.openPinned(path) } catch where error.errno == EPERM || error.errno == EACCES {
+            throw BPFError("\(what()): open \(path)", errno: error.errno)
+        } catch {}
     }
 
     /// Whether the pin at `path` is a bpfswift manifest map (even one this version cannot decode).
@@ -145,6 +154,7 @@ public enum ObjectTree {
         do throws(BPFError) {
             manifest = try ObjectManifest.read(pinnedAt: manifestPath).manifest
         } catch {
+            try requireReadable(manifestPath, what: "unpin object tree \(path)")
             guard isOurManifest(manifestPath) else {
                 throw BPFError("unpin object tree \(path)", errno: EINVAL,
                                detail: "not an object tree (\(error.description)); refusing to remove it")
@@ -198,11 +208,13 @@ public enum ObjectTree {
         guard Kernel.isOnBPFFS(r) else { throw BPFError("list object trees under \(root)", errno: EINVAL, detail: "not on a bpffs mount") }
         let locks = heldFlocks()
         var out: [ObjectTreeListing] = []
-        walk(r, depth: 0, locks: locks, into: &out)
+        try walk(r, depth: 0, locks: locks, into: &out)
         return out
     }
 
-    private static func walk(_ dir: String, depth: Int, locks: Set<String>, into out: inout [ObjectTreeListing]) {
+    /// A directory or manifest that cannot be read for want of privileges
+    /// fails the listing: an empty list would say there is nothing there.
+    private static func walk(_ dir: String, depth: Int, locks: Set<String>, into out: inout [ObjectTreeListing]) throws(BPFError) {
         let base = dir.split(separator: "/").last.map(String.init) ?? dir
         if base.hasPrefix(ObjectTreeLayout.stagingPrefix) {
             var st = stat()
@@ -214,15 +226,23 @@ public enum ObjectTree {
             return
         }
         var st = stat()
-        if lstat(join(dir, ObjectTreeLayout.manifest), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
-           isOurManifest(join(dir, ObjectTreeLayout.manifest)) {
-            let s = ObjectTreeStatus.read(dir)
-            out.append(ObjectTreeListing(path: dir, state: s.complete ? .complete : .incomplete, treePath: nil, manifest: s.manifest))
+        if lstat(join(dir, ObjectTreeLayout.manifest), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+            if isOurManifest(join(dir, ObjectTreeLayout.manifest)) {
+                let s = ObjectTreeStatus.read(dir)
+                out.append(ObjectTreeListing(path: dir, state: s.complete ? .complete : .incomplete, treePath: nil, manifest: s.manifest))
+                return
+            }
+            try requireReadable(join(dir, ObjectTreeLayout.manifest), what: "list object trees: read \(dir)")
+        }
+        guard depth < 32 else { return }
+        let fd: FileDescriptor
+        do { fd = try openDirectory(dir) } catch {
+            if error.errno == EACCES || error.errno == EPERM { throw BPFError("list object trees: read \(dir)", errno: error.errno) }
             return
         }
-        guard depth < 32, let fd = try? openDirectory(dir), let entries = try? directoryEntries(fd, path: dir) else { return }
+        guard let entries = try? directoryEntries(fd, path: dir) else { return }
         for e in entries where e.isDirectory {
-            walk(join(dir, e.name), depth: depth + 1, locks: locks, into: &out)
+            try walk(join(dir, e.name), depth: depth + 1, locks: locks, into: &out)
         }
     }
 

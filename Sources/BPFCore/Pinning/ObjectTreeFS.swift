@@ -58,11 +58,11 @@ struct TreePath {
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             throw BPFError("\(what) \(given)", errno: ENOTDIR, detail: "\(parent) is not a directory")
         }
-        guard Kernel.isOnBPFFS(parent) else {
-            throw BPFError("\(what) \(given)", errno: EINVAL, detail: "\(parent) is not on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)")
-        }
+        // Name the directory that is off bpffs: PATH itself when it exists (`unpin /tmp`), else its parent.
         var own = stat()
-        if lstat(p, &own) == 0, (own.st_mode & S_IFMT) == S_IFDIR, own.st_dev != st.st_dev || own.st_ino == st.st_ino {
+        let exists = lstat(p, &own) == 0 && (own.st_mode & S_IFMT) == S_IFDIR
+        try BPFFSDirectory.requireOnBPFFS(exists ? p : parent, what: "\(what) \(given)")
+        if exists, own.st_dev != st.st_dev || own.st_ino == st.st_ino {
             throw BPFError("\(what) \(given)", errno: EBUSY, detail: "it is a mount point, not a tree inside one")
         }
     }

@@ -196,6 +196,10 @@ public final class StructOpsMap {
                 result.removedPins.append(path)
             }
         }
+        // A LINK_DIR that `register` made goes with its last link.
+        for dir in Set(result.removedPins.map { parentDirectory(of: $0) }) {
+            BPFFSDirectory.removeMadeLinkDirectoryIfEmpty(dir)
+        }
         return result
     }
 }

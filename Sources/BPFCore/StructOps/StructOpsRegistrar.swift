@@ -86,14 +86,22 @@ public enum StructOpsRegistrar {
         try StructOps.checkDistinctNames(plans)
         let linked = created.filter(\.usesLink)
         var linkDirWasMissing = false
-        if !linked.isEmpty {
-            guard let dir = options.linkDirectory else {
-                throw BPFError("struct_ops map \(linked[0].name) registers through a link (.struct_ops.link) and no LINK_DIR was given to pin it in: the registration would end with this process; nothing was loaded")
-            }
+        if !linked.isEmpty, options.linkDirectory == nil {
+            throw BPFError("struct_ops map \(linked[0].name) registers through a link (.struct_ops.link) and no LINK_DIR was given to pin it in: the registration would end with this process; nothing was loaded")
+        }
+        // A LINK_DIR off bpffs is refused even when no map needs it.
+        if let dir = options.linkDirectory {
             linkDirWasMissing = try checkLinkDirectory(dir, for: linked)
         }
 
         try object.load()
+        // Made here, marked as bpfswift's (see BPFFSDirectory.madeLinkDirectoryMode),
+        // so that `unregister` removes it again once its last link is gone.
+        if linkDirWasMissing, !linked.isEmpty, let dir = options.linkDirectory {
+            linkDirWasMissing = try BPFFSDirectory.make(dir, mode: BPFFSDirectory.madeLinkDirectoryMode, flag: "LINK_DIR")
+        } else {
+            linkDirWasMissing = false
+        }
 
         var done: [(plan: StructOpsMapPlan, link: BPFLink, pinned: String?)] = []
         var registrations: [StructOpsRegistration] = []
@@ -149,26 +157,15 @@ public enum StructOpsRegistrar {
     }
 
     /// LINK_DIR must be a directory on bpffs, or a new one in a directory on
-    /// bpffs (libbpf makes it when pinning); no link may be pinned there yet
-    /// under a map's name. Returns whether the directory is still to be made.
+    /// bpffs (made after load); no link may be pinned there yet under a
+    /// map's name. Returns whether the directory is still to be made.
     private static func checkLinkDirectory(_ dir: String, for maps: [StructOpsMapPlan]) throws(BPFError) -> Bool {
         var st = stat()
-        var missing = false
-        if stat(dir, &st) != 0 {
-            let e = Glibc.errno
-            guard e == ENOENT else { throw BPFError("LINK_DIR \(dir)", errno: e) }
-            let parent = parentDirectory(of: dir)
-            guard Kernel.isOnBPFFS(parent) else {
-                throw BPFError("can't create LINK_DIR \(dir) to pin links: \(parent) is not on a bpffs mount; nothing was loaded")
-            }
-            missing = true
-        } else {
-            guard (st.st_mode & S_IFMT) == S_IFDIR else {
-                throw BPFError("LINK_DIR \(dir)", errno: ENOTDIR)
-            }
-            guard Kernel.isOnBPFFS(dir) else {
-                throw BPFError("LINK_DIR \(dir) is not on a bpffs mount; nothing was loaded")
-            }
+        let missing: Bool
+        do {
+            missing = try BPFFSDirectory.check(dir, flag: "LINK_DIR")
+        } catch {
+            throw BPFError(error.operation, errno: error.errno, detail: (error.detail.map { $0 + "; " } ?? "") + "nothing was loaded")
         }
         var names: [String: String] = [:]
         for m in maps {

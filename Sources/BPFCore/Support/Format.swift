@@ -28,6 +28,22 @@ public func stringFromCArray<T>(_ tuple: T) -> String {
     }
 }
 
+/// Whether the NUL-terminated string in a fixed-size C array (a tuple)
+/// contains `needle`, compared as bytes.
+public func cArrayContains<T>(_ tuple: T, _ needle: StaticString) -> Bool {
+    withUnsafeBytes(of: tuple) { raw in
+        let end = raw.firstIndex(of: 0) ?? raw.count
+        let n = needle.utf8CodeUnitCount
+        guard n > 0 else { return true }
+        guard end >= n else { return false }
+        let first = needle.utf8Start.pointee
+        for i in 0...(end - n) where raw[i] == first {
+            if memcmp(raw.baseAddress! + i, needle.utf8Start, n) == 0 { return true }
+        }
+        return false
+    }
+}
+
 /// Bytes of a fixed-size C array (a tuple).
 public func bytesFromCArray<T>(_ tuple: T) -> [UInt8] {
     withUnsafeBytes(of: tuple) { Array($0) }

@@ -99,6 +99,10 @@ enum MapCommand {
         let sel = try a.selector("MAP", allowed: mapSelectorWords)
         try a.expectEnd()
         let maps = try BPFMap.open(sel)
+        // A map without keys cannot be walked: say so before anything is printed.
+        for m in maps where m.info.keySize == 0 {
+            do { _ = try m.nextKey(after: nil) } catch { throw keylessError(m, error) }
+        }
         let multi = maps.count > 1
         let cpus = try BPFMap.possibleCPUs()
         let buf = MapByteBuffer(sink: ctx.out)
@@ -189,15 +193,17 @@ enum MapCommand {
         do {
             try m.walk(&p, preferBatch: preferBatch)
         } catch {
-            // Key-less maps (queue, stack, ringbuf, bloom_filter, ...) refuse get_next_key.
-            if m.info.keySize == 0 {
-                let queueLike = m.info.type == .queue || m.info.type == .stack
-                throw BPFError("dump \(m.label): \(MapShowOutput.typeText(m.info.type)) maps have no keys to walk",
-                               errno: error.errno,
-                               detail: queueLike ? "use peek, pop or dequeue" : nil)
-            }
+            if m.info.keySize == 0 { throw keylessError(m, error) }
             throw error
         }
+    }
+
+    /// Key-less maps (queue, stack, ringbuf, bloom_filter, ...) refuse get_next_key.
+    private static func keylessError(_ m: BPFMap, _ error: BPFError) -> BPFError {
+        let queueLike = m.info.type == .queue || m.info.type == .stack
+        return BPFError("dump \(m.label): \(MapShowOutput.typeText(m.info.type)) maps have no keys to walk",
+                        errno: error.errno,
+                        detail: queueLike ? "use peek, pop or dequeue" : nil)
     }
 
     private static func reuseportWarning(_ info: MapInfo, _ ctx: Context) {

@@ -25,6 +25,36 @@ struct CSkeletonGenerator {
     let name: String
 
     /// Marker lines around the embedded object, so tests can normalise it.
+    /// The object as bpftool writes it: string literal lines of 32 bytes,
+    /// `\0` for zero and `\xHH` for others, the last ending in `;`. Built as
+    /// bytes: formatting each byte as a String was half of `gen skeleton
+    /// --lang c`'s instructions.
+    static func blobLiteral(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 4 + (bytes.count / 32 + 1) * 6)
+        var i = 0
+        repeat {
+            let end = min(i + 32, bytes.count)
+            if i > 0 { out.append(10) }
+            out.append(contentsOf: [9, 9, 34])   // \t\t"
+            for b in bytes[i..<end] {
+                out.append(92)
+                if b == 0 {
+                    out.append(48)
+                } else {
+                    out.append(120)
+                    out.append(digits[Int(b >> 4)])
+                    out.append(digits[Int(b & 15)])
+                }
+            }
+            out.append(34)
+            if end == bytes.count { out.append(59) }
+            i = end
+        } while i < bytes.count
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static let blobStart = "\tstatic const char data[] __attribute__((__aligned__(8))) ="
     static let blobEnd = "\t*sz = sizeof(data) - 1;"
 
@@ -283,19 +313,7 @@ struct CSkeletonGenerator {
         p.line("static inline const void *\(name)__elf_bytes(size_t *sz)")
         p.line("{")
         p.raw(CSkeletonGenerator.blobStart)
-        let bytes = model.elf
-        var i = 0
-        repeat {
-            let end = min(i + 32, bytes.count)
-            var lit = "\t\t\""
-            for b in bytes[i..<end] {
-                lit += b == 0 ? "\\0" : "\\x" + hex(b, width: 2)
-            }
-            lit += "\""
-            if end == bytes.count { lit += ";" }
-            p.raw(lit)
-            i = end
-        } while i < bytes.count
+        p.raw(CSkeletonGenerator.blobLiteral(model.elf))
         p.raw(CSkeletonGenerator.blobEnd)
         p.line("\treturn (const void *)data;")
         p.line("}")

@@ -97,9 +97,13 @@ final class MapByteBuffer {
     }
 
     func write(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
+        bytes.withUnsafeBufferPointer { write($0) }
+    }
+
+    func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let src = bytes.baseAddress, !bytes.isEmpty else { return }
         reserve(bytes.count)
-        bytes.withUnsafeBufferPointer { (base + count).update(from: $0.baseAddress!, count: $0.count) }
+        (base + count).update(from: src, count: bytes.count)
         count += bytes.count
     }
 }

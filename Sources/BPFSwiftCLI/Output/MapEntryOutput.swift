@@ -34,8 +34,9 @@ struct MapBTFFormat {
         try dumper.writeJSON(typeID: typeID, data: data, to: &w)
     }
 
-    func writeText(_ typeID: UInt32, _ data: UnsafeRawBufferPointer, indent: Int, to s: inout String) throws(BPFError) {
-        try dumper.writeText(typeID: typeID, data: data, indent: indent, to: &s)
+    func writeText(_ typeID: UInt32, _ data: UnsafeRawBufferPointer, indent: Int,
+                   chunk: @escaping (UnsafeBufferPointer<UInt8>) -> Void) throws(BPFError) {
+        try dumper.writeText(typeID: typeID, data: data, indent: indent, chunk: chunk)
     }
 }
 
@@ -234,9 +235,8 @@ final class MapEntryPrinter: MapWalkVisitor {
     private func btfText(_ pw: BpftoolPrettyWriter, _ btf: MapBTFFormat, _ typeID: UInt32,
                          _ data: UnsafeRawBufferPointer) throws(BPFError) {
         pw.separate()
-        var s = ""
-        try btf.writeText(typeID, data, indent: pw.depth, to: &s)
-        out.write(s)
+        let out = self.out
+        try btf.writeText(typeID, data, indent: pw.depth) { out.write($0) }
     }
 
     // MARK: JSON
@@ -264,9 +264,12 @@ final class MapEntryPrinter: MapWalkVisitor {
         }
         if let btf {
             j.key("formatted")
+            // Streamed: a large value's JSON goes out in pieces as it is made.
+            j.beginSplice()
             var w = JSONWriter(pretty: j.pretty)
+            w.spill = { j.spliceChunk($0) }
             try formattedJSON(&w, btf, key, value)
-            j.splice(w.bytes)
+            w.bytes.withUnsafeBufferPointer { j.spliceChunk($0) }
         }
         j.endObject()
     }

@@ -84,28 +84,34 @@ final class MapJSONEmitter {
         beforeValue()
         let n = bytes.count
         if n == 0 { out.reserve(2); out.put(UInt8(ascii: "[")); out.put(UInt8(ascii: "]")); return }
+        // Room is reserved per element, not for the whole array: a 16 MiB
+        // value would otherwise grow the buffer to over 100 MB at once.
         if !pretty {
-            out.reserve(2 + 7 * n)
+            out.reserve(1)
             out.put(UInt8(ascii: "["))
             for i in 0..<n {
+                out.reserve(8)
                 if i > 0 { out.put(UInt8(ascii: ",")) }
                 out.put(UInt8(ascii: "\"")); out.put(UInt8(ascii: "0")); out.put(UInt8(ascii: "x"))
                 out.putHex(bytes[i])
                 out.put(UInt8(ascii: "\""))
             }
+            out.reserve(1)
             out.put(UInt8(ascii: "]"))
             return
         }
         let indent = 4 * (hasElement.count + 1)
-        out.reserve(4 + (8 + indent) * n + indent)
+        out.reserve(1)
         out.put(UInt8(ascii: "["))
         for i in 0..<n {
+            out.reserve(9 + indent)
             if i > 0 { out.put(UInt8(ascii: ",")) }
             out.put(10); out.putSpaces(indent)
             out.put(UInt8(ascii: "\"")); out.put(UInt8(ascii: "0")); out.put(UInt8(ascii: "x"))
             out.putHex(bytes[i])
             out.put(UInt8(ascii: "\""))
         }
+        out.reserve(2 + indent)
         out.put(10); out.putSpaces(indent - 4)
         out.put(UInt8(ascii: "]"))
     }
@@ -113,7 +119,15 @@ final class MapJSONEmitter {
     /// A complete JSON value produced by a JSONWriter (of the same prettiness),
     /// re-indented to the current depth.
     func splice(_ bytes: [UInt8]) {
-        beforeValue()
+        beginSplice()
+        bytes.withUnsafeBufferPointer { spliceChunk($0) }
+    }
+
+    /// splice in pieces, for a value too large to hold whole: beginSplice,
+    /// then spliceChunk for each piece in order.
+    func beginSplice() { beforeValue() }
+
+    func spliceChunk(_ bytes: UnsafeBufferPointer<UInt8>) {
         if !pretty || hasElement.isEmpty { out.write(bytes); return }
         let pad = 4 * hasElement.count
         for b in bytes {
