@@ -6,6 +6,8 @@ let package = Package(
     products: [
         .library(name: "BPFCore", targets: ["BPFCore"]),
         .executable(name: "bpfswift", targets: ["bpfswift"]),
+        // `swift build` compiles a target's bpf/*.bpf.c and generates their skeletons.
+        .plugin(name: "BPFSkeleton", targets: ["BPFSkeleton"]),
     ],
     targets: [
         // The system libbpf, found through pkg-config. Headers and static
@@ -20,6 +22,10 @@ let package = Package(
         // Dispatcher, commands, renderers, generators: testable in-process.
         .target(name: "BPFSwiftCLI", dependencies: ["BPFCore"]),
         .executableTarget(name: "bpfswift", dependencies: ["BPFSwiftCLI"]),
+        // The build plugin and the tool it runs (vmlinux.h, clang, skeleton:
+        // the same generator as `gen skeleton`, in-process).
+        .plugin(name: "BPFSkeleton", capability: .buildTool(), dependencies: ["BPFSkeletonTool"]),
+        .executableTarget(name: "BPFSkeletonTool", dependencies: ["BPFSwiftCLI", "BPFCore"]),
         // Fuzz harness (libFuzzer via scripts/fuzz); built normally it replays
         // corpora and runs command batches for the robustness tests.
         .executableTarget(name: "BPFSwiftFuzz", dependencies: ["BPFSwiftCLI", "BPFCore"]),
