@@ -58,7 +58,7 @@ import TestSupport
                 "pkg-config": "1.8.1-1", "libelf-dev": "0.188-2.1", "zlib1g-dev": "1:1.2.13.dfsg-1",
                 "libzstd-dev": "1.5.4+dfsg2-5", "binutils": "2.40-2", "bash-completion": "1:2.11-6",
                 "zsh": "5.9-4+b7", "fish": "3.6.0-3.1", "strace": "6.1-0.1", "hyperfine": "1.15.0-2",
-                "man-db": "2.11.2-2", "iproute2": "6.1.0-3",
+                "man-db": "2.11.2-2", "iproute2": "6.1.0-3", "jq": "1.6-2.1", "time": "1.9-0.2",
             ]
             for p in stockMissing { stock[p] = nil }
             for (p, v) in stock { try write("repo/bookworm/" + p, v) }
@@ -148,7 +148,7 @@ import TestSupport
         let installs = Self.installs(w.calls)
         #expect(installs.count == 2, "installs: \(installs)")
         #expect(installs.last == Self.backportsInstall(sudo: sudo), "installs: \(installs)")
-        #expect(installs.first?.hasSuffix("install -y -qq pkg-config libelf-dev zlib1g-dev libzstd-dev bash-completion zsh fish strace hyperfine") == true,
+        #expect(installs.first?.hasSuffix("install -y -qq pkg-config libelf-dev zlib1g-dev libzstd-dev bash-completion zsh fish strace hyperfine time jq") == true,
                 "installs: \(installs)")
         #expect(w.installed("libbpf-dev") == Self.libbpf14)
         #expect(w.installed("libbpf1") == Self.libbpf14)
