@@ -27,19 +27,20 @@ public enum CLI {
         case "object": return ObjectCommand.group
         case "struct_ops": return StructOpsCommand.group
         case "gen": return GenCommand.group
+        case "btf": return BTFCommand.group
         default: return nil
         }
     }
 
     /// The object words. Order matters: prefixes select the first match.
-    static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "version", "help"]
+    static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "btf", "version", "help"]
 
     public static var usageText: String {
         """
         Usage: bpfswift [OPTIONS] OBJECT { COMMAND | help }
                bpfswift version
 
-               OBJECT := { prog | map | link | object | struct_ops | gen | version | help }
+               OBJECT := { prog | map | link | object | struct_ops | gen | btf | version | help }
                \(optionsGrammar)
 
         """
