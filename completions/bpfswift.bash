@@ -8,7 +8,7 @@
 #
 # Install: copy to /usr/share/bash-completion/completions/bpfswift (scripts/install does).
 
-_bpfswift_objects='prog map link object struct_ops gen version help'
+_bpfswift_objects='prog map link object struct_ops gen btf version help'
 _bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help -V --version'
 
 # The verbs of an object, in command-table order (a prefix selects the first
@@ -22,6 +22,7 @@ _bpfswift_verbs()
         object) echo 'pin show unpin list inspect help' ;;
         struct_ops) echo 'show list register unregister dump help' ;;
         gen) echo 'skeleton help' ;;
+        btf) echo 'show list dump help' ;;
     esac
 }
 
@@ -290,7 +291,7 @@ _bpfswift()
         return 0
     fi
     if [[ $obj == help ]]; then
-        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen'
+        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen btf'
         return 0
     fi
     [[ $obj == version ]] && return 0
@@ -415,6 +416,39 @@ _bpfswift()
                     ;;
                 inspect)
                     (( n == 0 )) && _bpfswift_files o
+                    ;;
+            esac
+            ;;
+        btf)
+            case $verb in
+                show|list)
+                    case $n in
+                        0) _bpfswift_add id ;;
+                        1) _bpfswift_add "$(_bpfswift_fields id '' btf show)" ;;
+                    esac
+                    ;;
+                dump)
+                    if (( n == 0 )); then
+                        _bpfswift_add 'id prog map file'
+                        return 0
+                    fi
+                    case ${args[0]} in
+                        p*) _bpfswift_selector 1 prog && return 0 ;;
+                        m*) _bpfswift_selector 1 map && return 0 ;;
+                        i*) (( n == 1 )) && { _bpfswift_add "$(_bpfswift_fields id '' btf show)"; return 0; } ;;
+                        f*) (( n == 1 )) && { _bpfswift_files; return 0; } ;;
+                    esac
+                    case $prev in
+                        format) _bpfswift_add 'raw c' ;;
+                        c) _bpfswift_once unsorted ;;
+                        *)
+                            if [[ ${args[0]} == m* ]] && (( n == 3 )); then
+                                _bpfswift_add 'key value kv all format'
+                            else
+                                _bpfswift_once format
+                            fi
+                            ;;
+                    esac
                     ;;
             esac
             ;;

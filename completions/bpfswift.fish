@@ -16,6 +16,7 @@ function __bpfswift_objects
         object 'whole BPF object files and their pinned trees' \
         struct_ops 'struct_ops maps' \
         gen 'code generation: skeletons' \
+        btf 'BTF objects: show, dump (vmlinux.h)' \
         version 'versions of bpfswift and libbpf' \
         help 'usage'
 end
@@ -45,6 +46,9 @@ function __bpfswift_verbs -a obj
                 dump 'print struct_ops maps with their values' help usage
         case gen
             printf '%s\t%s\n' skeleton 'print a skeleton of an object' help usage
+        case btf
+            printf '%s\t%s\n' show 'show BTF objects' list 'show BTF objects' \
+                dump 'print BTF types, raw or as a C header' help usage
     end
 end
 
@@ -319,7 +323,7 @@ function __bpfswift_complete
     switch $obj
         case help
             if contains -- --man $seen; and test (count $args) -eq 0
-                printf '%s\n' prog map link object struct_ops gen
+                printf '%s\n' prog map link object struct_ops gen btf
             end
             return 0
         case version
@@ -453,6 +457,48 @@ function __bpfswift_complete
                         __bpfswift_objfiles "$cur"
                     else if test $prev != name
                         __bpfswift_once name -- $args
+                    end
+            end
+        case btf
+            switch $verb
+                case show list
+                    if test $n -eq 0
+                        echo id
+                    else if test $n -eq 1
+                        __bpfswift_fields $bin id '' btf show
+                    end
+                case dump
+                    if test $n -eq 0
+                        printf '%s\n' id prog map file
+                        return 0
+                    end
+                    switch $args[1]
+                        case 'p*'
+                            __bpfswift_selector $bin 2 prog '' "$cur" $args; and return 0
+                        case 'm*'
+                            __bpfswift_selector $bin 2 map '' "$cur" $args; and return 0
+                        case 'i*'
+                            if test $n -eq 1
+                                __bpfswift_fields $bin id '' btf show
+                                return 0
+                            end
+                        case 'f*'
+                            if test $n -eq 1
+                                __bpfswift_files "$cur"
+                                return 0
+                            end
+                    end
+                    switch $prev
+                        case format
+                            printf '%s\n' raw c
+                        case c
+                            __bpfswift_once unsorted -- $args
+                        case '*'
+                            if string match -q 'm*' -- $args[1]; and test $n -eq 3
+                                printf '%s\n' key value kv all format
+                            else
+                                __bpfswift_once format -- $args
+                            end
                     end
             end
     end
