@@ -1,0 +1,72 @@
+import Testing
+import Foundation
+import BPFCore
+@testable import BPFSwiftCLI
+import TestSupport
+
+/// `prog dump { xlated | jited } PROG file FILE` against bpftool 7.5, and the
+/// one-line refusals where no listing is available.
+@Suite(.enabled(if: TestEnv.kernelTestsEnabled))
+struct ProgDumpTests {
+    @Test("xlated file: bpftool's bytes for every program of a fixture; jited file: bytes_jited bytes")
+    func files() throws {
+        let fx = try LoadedFixture("link_trace", label: "btf_dump")
+        defer { fx.remove() }
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("bpfswift_btf_dump_\(getpid())").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let names = try fx.programNames()
+        #expect(!names.isEmpty)
+        for name in names {
+            let pin = fx.pin(name)
+            let theirs = tmp + "/\(name).bpftool", ours = tmp + "/\(name).ours", jited = tmp + "/\(name).jited"
+            let b = try Bpftool.run(["prog", "dump", "xlated", "pinned", pin, "file", theirs])
+            #expect(b.status == 0, "\(b.stderr)")
+            let r = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin, "file", ours])
+            #expect(r.status == 0 && r.stdout.isEmpty, "\(r.stderr)")
+            let a = try Data(contentsOf: URL(fileURLWithPath: ours)), e = try Data(contentsOf: URL(fileURLWithPath: theirs))
+            #expect(!a.isEmpty && a == e, "\(name): xlated bytes differ from bpftool's")
+            var st = stat()
+            #expect(stat(ours, &st) == 0 && st.st_mode & 0o777 == 0o600)
+
+            let j = try bpfswift(args: ["-j", "prog", "dump", "jited", "pinned", pin, "file", jited])
+            #expect(j.status == 0 && j.stdout == "null\n", "\(j.stderr)")
+            let info = try fx.bpftoolJSON(name)
+            let jitedSize = try #require(info["bytes_jited"] as? Int)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: jited))
+            #expect(bytes.count == jitedSize && jitedSize > 0, "\(name): jited \(bytes.count) bytes, bpftool says \(jitedSize)")
+            #expect(bytes != e, "\(name): jited bytes are the xlated ones")
+        }
+    }
+
+    @Test("listings bpfswift cannot print: one line, exit 1; jited as bpftool without a disassembler")
+    func refusals() throws {
+        let fx = try LoadedFixture("counter", label: "btf_refuse")
+        defer { fx.remove() }
+        let pin = fx.pin(try #require(try fx.programNames().first))
+        let theirs = try Bpftool.run(["prog", "dump", "jited", "pinned", pin])
+        let ours = try bpfswift(args: ["prog", "dump", "jited", "pinned", pin])
+        #expect(ours.status == 1)
+        #expect(ours.stderr == theirs.stderr, "bpftool: \(theirs.stderr)")
+        let theirsJ = try Bpftool.run(["-j", "prog", "dump", "jited", "pinned", pin])
+        let oursJ = try bpfswift(args: ["-j", "prog", "dump", "jited", "pinned", pin])
+        #expect(oursJ.stdout == theirsJ.stdout)
+        let x = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin])
+        #expect(x.status == 1 && x.stderr.split(separator: "\n").count == 1, "\(x.stderr)")
+
+        let bad: [[String]] = [
+            ["prog", "dump"], ["prog", "dump", "frob", "pinned", pin], ["prog", "dump", "xlated"],
+            ["prog", "dump", "xlated", "pinned", pin, "file"],
+            ["prog", "dump", "xlated", "pinned", pin, "file", "/tmp/x", "opcodes"],
+            ["prog", "dump", "xlated", "pinned", pin, "bogus"],
+            ["-j", "prog", "dump", "xlated", "pinned", pin, "visual"],
+        ]
+        for args in bad {
+            let r = try bpfswift(args: args)
+            #expect(r.status == 2 && !r.signaled, "\(args): exit \(r.status)")
+            #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("Error: "), "\(args): \(r.stderr)")
+        }
+        let missing = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin, "file", "/nonexistent/dir/f"])
+        #expect(missing.status == 1 && missing.stderr.contains("No such file or directory"), "\(missing.stderr)")
+    }
+}
