@@ -16,7 +16,7 @@ _bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help 
 _bpfswift_verbs()
 {
     case $1 in
-        prog) echo 'show list pin help' ;;
+        prog) echo 'show list pin dump help' ;;
         map) echo 'show list dump update lookup getnext delete pin create peek push enqueue pop dequeue freeze help' ;;
         link) echo 'show list pin detach help' ;;
         object) echo 'pin show unpin list inspect help' ;;
@@ -312,6 +312,18 @@ _bpfswift()
                 pin)
                     _bpfswift_selector 0 prog && return 0
                     (( n == 2 )) && _bpfswift_files
+                    ;;
+                dump)
+                    if (( n == 0 )); then
+                        _bpfswift_add 'xlated jited'
+                        return 0
+                    fi
+                    _bpfswift_selector 1 prog && return 0
+                    if [[ $prev == file ]]; then
+                        _bpfswift_files
+                    elif (( n == 3 )); then
+                        [[ ${args[0]} == x* ]] && _bpfswift_add 'file opcodes linum visual' || _bpfswift_add 'file opcodes linum'
+                    fi
                     ;;
             esac
             ;;

@@ -26,7 +26,8 @@ end
 function __bpfswift_verbs -a obj
     switch $obj
         case prog
-            printf '%s\t%s\n' show 'show programs' list 'show programs' pin 'pin a program' help usage
+            printf '%s\t%s\n' show 'show programs' list 'show programs' pin 'pin a program' \
+                dump 'write translated or JITed instructions to a file' help usage
         case map
             printf '%s\t%s\n' show 'show maps' list 'show maps' dump 'print every element' \
                 update 'store an element' lookup 'print one element' getnext 'print the next key' \
@@ -346,6 +347,21 @@ function __bpfswift_complete
                 case pin
                     __bpfswift_selector $bin 1 prog '' "$cur" $args; and return 0
                     test $n -eq 2; and __bpfswift_files "$cur"
+                case dump
+                    if test $n -eq 0
+                        printf '%s\n' xlated jited
+                        return 0
+                    end
+                    __bpfswift_selector $bin 2 prog '' "$cur" $args; and return 0
+                    if test "$prev" = file
+                        __bpfswift_files "$cur"
+                    else if test $n -eq 3
+                        if string match -q 'x*' -- $args[1]
+                            printf '%s\n' file opcodes linum visual
+                        else
+                            printf '%s\n' file opcodes linum
+                        end
+                    end
             end
         case map
             switch $verb

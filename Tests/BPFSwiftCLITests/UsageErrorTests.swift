@@ -13,7 +13,7 @@ import TestSupport
         (["--frob"], "expected OPTIONS := {"),
         (["-x", "prog", "show"], "expected OPTIONS := {"),
         (["help", "--man", "frob"], "expected one of: prog, map, link"),
-        (["prog", "frob"], "expected one of: show, list, pin, help"),
+        (["prog", "frob"], "expected one of: show, list, pin, dump, help"),
         (["map", "frobnicate"], "expected one of: show, list, dump, update, lookup"),
         (["prog", "show", "id"], "expected PROG := { id ID | pinned FILE | tag TAG | name NAME }"),
         (["prog", "show", "id", "abc"], "usage: bpfswift prog { show | list } [PROG]"),
