@@ -9,12 +9,14 @@ extension ProgCommand {
         "dump",
         usage: ["dump xlated PROG [{ file FILE | opcodes | linum | visual }]",
                 "dump jited PROG [{ file FILE | opcodes | linum }]"],
-        summary: "Write the program's instructions to FILE: the translated BPF instructions (xlated) or "
-            + "the JIT's machine code (jited), the bytes the kernel returns, as bpftool's `file` does. "
-            + "bpftool built without a disassembler (as distributions ship it) refuses `jited` even "
-            + "with `file`; bpfswift writes the file. A jited listing needs a disassembler, which "
-            + "bpfswift does not have: it says so in one line, as bpftool does. The xlated listing "
-            + "(plain, opcodes, linum, visual) is not available yet: use bpftool for it.",
+        summary: "Print the translated (xlated) BPF instructions as bpftool does: the kernel's "
+            + "disassembly with helper, subprogram and map names, the function signatures and source "
+            + "lines of the program's BTF; opcodes adds each instruction's bytes, linum the file, line "
+            + "and column of each source line; -j prints bpftool's JSON. file FILE writes the bytes the "
+            + "kernel returns instead: the xlated instructions, or the JIT's machine code (jited), "
+            + "which bpftool built without a disassembler (as distributions ship it) refuses. A jited "
+            + "listing needs a disassembler, which bpfswift does not have: it says so in one line, as "
+            + "bpftool does. visual (bpftool's DOT control flow graph) is not available yet.",
         run: dump)
 
     /// bpftool's do_dump, `file FILE` and the refusals.
@@ -48,14 +50,26 @@ extension ProgCommand {
         if ctx.json && listingOptions.contains("visual") {
             throw UsageError("\(path): 'visual' is not compatible with JSON output")
         }
-        guard let file else {
-            if kind == .jited { throw BPFError("No JIT disassembly support") }
-            throw BPFError("the xlated instruction listing is not available in this version of bpfswift; "
-                           + "'file FILE' writes the instructions")
+        if file == nil && kind == .jited { throw BPFError("No JIT disassembly support") }
+        if listingOptions.contains("visual") {
+            throw BPFError("the control flow graph ('visual') is not available in this version of bpfswift")
         }
         let programs = try Program.select(selector)
         defer { for p in programs { p.fd.close() } }
         guard programs.count == 1 else { throw BPFError("several programs matched") }
+        guard let file else {
+            let entries = try programs[0].xlatedListing()
+            let linum = listingOptions.contains("linum"), opcodes = listingOptions.contains("opcodes")
+            if ctx.json {
+                var w = ctx.makeJSONWriter()
+                XlatedOutput.json(entries, opcodes: opcodes, linum: linum, &w)
+                ctx.out.write(bytes: w.take())
+                ctx.out.line()
+            } else {
+                ctx.out.write(XlatedOutput.text(entries, opcodes: opcodes, linum: linum))
+            }
+            return
+        }
         let bytes = try programs[0].image(kind)
         guard !bytes.isEmpty else {
             throw BPFError(kind == .jited ? "no instructions returned"
