@@ -51,7 +51,7 @@ struct ProgDumpTests {
         let theirsJ = try Bpftool.run(["-j", "prog", "dump", "jited", "pinned", pin])
         let oursJ = try bpfswift(args: ["-j", "prog", "dump", "jited", "pinned", pin])
         #expect(oursJ.stdout == theirsJ.stdout)
-        let x = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin])
+        let x = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin, "visual"])
         #expect(x.status == 1 && x.stderr.split(separator: "\n").count == 1, "\(x.stderr)")
 
         let bad: [[String]] = [
@@ -68,5 +68,38 @@ struct ProgDumpTests {
         }
         let missing = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin, "file", "/nonexistent/dir/f"])
         #expect(missing.status == 1 && missing.stderr.contains("No such file or directory"), "\(missing.stderr)")
+    }
+}
+
+/// `prog dump xlated` listings against bpftool for every program of every
+/// fixture bpftool can load (`prog loadall`).
+@Suite(.enabled(if: TestEnv.kernelTestsEnabled))
+struct XlatedListingTests {
+    @Test("plain, opcodes + linum, and JSON listings equal bpftool's, byte for byte, for every fixture program")
+    func everyFixtureProgram() throws {
+        let objects = try FileManager.default.contentsOfDirectory(atPath: Fixtures.buildDir)
+            .filter { $0.hasSuffix(".bpf.o") }.sorted()
+        var programs = 0, fixtures = 0
+        for object in objects {
+            let name = String(object.dropLast(".bpf.o".count))
+            let dir = try BPFFSDir("btf_x_\(name)")
+            defer { dir.remove() }
+            let load = try Bpftool.run(["prog", "loadall", Fixtures.buildDir + "/" + object, dir.sub("p")])
+            guard load.status == 0 else { continue }   // struct_ops-only or deliberately broken objects
+            fixtures += 1
+            for prog in try FileManager.default.contentsOfDirectory(atPath: dir.sub("p")).sorted() {
+                programs += 1
+                let pin = dir.sub("p") + "/" + prog
+                for extra in [[], ["opcodes", "linum"]] {
+                    for json in [[], ["-j"]] {
+                        let args = json + ["prog", "dump", "xlated", "pinned", pin] + extra
+                        let theirs = try Bpftool.run(args), ours = try bpfswift(args: args)
+                        #expect(ours.status == 0 && theirs.status == 0, "\(args): \(ours.stderr) / \(theirs.stderr)")
+                        #expect(ours.stdout == theirs.stdout, "\(name)/\(prog) \(args): listing differs from bpftool's")
+                    }
+                }
+            }
+        }
+        #expect(fixtures >= 10 && programs >= 20, "only \(fixtures) fixtures, \(programs) programs loaded")
     }
 }
