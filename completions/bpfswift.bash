@@ -8,7 +8,7 @@
 #
 # Install: copy to /usr/share/bash-completion/completions/bpfswift (scripts/install does).
 
-_bpfswift_objects='prog map link object struct_ops gen net cgroup perf iter version help'
+_bpfswift_objects='prog map link object struct_ops gen btf net cgroup perf iter version help'
 _bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help -V --version'
 
 # The verbs of an object, in command-table order (a prefix selects the first
@@ -16,7 +16,7 @@ _bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help 
 _bpfswift_verbs()
 {
     case $1 in
-        prog) echo 'show list pin load loadall attach detach run tracelog help' ;;
+        prog) echo 'show list pin dump load loadall attach detach run tracelog help' ;;
         map) echo 'show list dump update lookup getnext delete pin create peek push enqueue pop dequeue freeze help' ;;
         link) echo 'show list pin detach help' ;;
         object) echo 'pin show unpin list inspect help' ;;
@@ -26,6 +26,7 @@ _bpfswift_verbs()
         cgroup) echo 'show list tree attach detach help' ;;
         perf) echo 'show list help' ;;
         iter) echo 'pin help' ;;
+        btf) echo 'show list dump help' ;;
     esac
 }
 
@@ -294,7 +295,7 @@ _bpfswift()
         return 0
     fi
     if [[ $obj == help ]]; then
-        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen net cgroup perf iter'
+        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen btf net cgroup perf iter'
         return 0
     fi
     [[ $obj == version ]] && return 0
@@ -385,6 +386,18 @@ _bpfswift()
                         2) _bpfswift_add map ;;
                         *) _bpfswift_selector 3 map ;;
                     esac ;;
+                dump)
+                    if (( n == 0 )); then
+                        _bpfswift_add 'xlated jited'
+                        return 0
+                    fi
+                    _bpfswift_selector 1 prog && return 0
+                    if [[ $prev == file ]]; then
+                        _bpfswift_files
+                    elif (( n == 3 )); then
+                        [[ ${args[0]} == x* ]] && _bpfswift_add 'file opcodes linum visual' || _bpfswift_add 'file opcodes linum'
+                    fi
+                    ;;
             esac
             ;;
         map)
@@ -488,6 +501,39 @@ _bpfswift()
                     ;;
                 inspect)
                     (( n == 0 )) && _bpfswift_files o
+                    ;;
+            esac
+            ;;
+        btf)
+            case $verb in
+                show|list)
+                    case $n in
+                        0) _bpfswift_add id ;;
+                        1) _bpfswift_add "$(_bpfswift_fields id '' btf show)" ;;
+                    esac
+                    ;;
+                dump)
+                    if (( n == 0 )); then
+                        _bpfswift_add 'id prog map file'
+                        return 0
+                    fi
+                    case ${args[0]} in
+                        p*) _bpfswift_selector 1 prog && return 0 ;;
+                        m*) _bpfswift_selector 1 map && return 0 ;;
+                        i*) (( n == 1 )) && { _bpfswift_add "$(_bpfswift_fields id '' btf show)"; return 0; } ;;
+                        f*) (( n == 1 )) && { _bpfswift_files; return 0; } ;;
+                    esac
+                    case $prev in
+                        format) _bpfswift_add 'raw c' ;;
+                        c) _bpfswift_once unsorted ;;
+                        *)
+                            if [[ ${args[0]} == m* ]] && (( n == 3 )); then
+                                _bpfswift_add 'key value kv all format'
+                            else
+                                _bpfswift_once format
+                            fi
+                            ;;
+                    esac
                     ;;
             esac
             ;;

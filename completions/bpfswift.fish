@@ -16,6 +16,7 @@ function __bpfswift_objects
         object 'whole BPF object files and their pinned trees' \
         struct_ops 'struct_ops maps' \
         gen 'code generation: skeletons' \
+        btf 'BTF objects: show, dump (vmlinux.h)' \
         net 'XDP, tc and other network attachments' \
         cgroup 'programs attached to cgroups' \
         perf 'programs behind perf events, by process' \
@@ -30,6 +31,7 @@ function __bpfswift_verbs -a obj
     switch $obj
         case prog
             printf '%s\t%s\n' show 'show programs' list 'show programs' pin 'pin a program' \
+                dump 'write translated or JITed instructions to a file' \
                 load 'load an object, pin its first program' loadall 'load an object, pin every program' \
                 attach 'attach to a map or the flow dissector' detach 'detach from a map or the flow dissector' \
                 run 'test-run a program' tracelog 'print the trace pipe' help usage
@@ -62,6 +64,9 @@ function __bpfswift_verbs -a obj
             printf '%s\t%s\n' show 'show perf attachments' list 'show perf attachments' help usage
         case iter
             printf '%s\t%s\n' pin 'pin an iterator' help usage
+        case btf
+            printf '%s\t%s\n' show 'show BTF objects' list 'show BTF objects' \
+                dump 'print BTF types, raw or as a C header' help usage
     end
 end
 
@@ -336,7 +341,7 @@ function __bpfswift_complete
     switch $obj
         case help
             if contains -- --man $seen; and test (count $args) -eq 0
-                printf '%s\n' prog map link object struct_ops gen net cgroup perf iter
+                printf '%s\n' prog map link object struct_ops gen btf net cgroup perf iter
             end
             return 0
         case version
@@ -368,6 +373,21 @@ function __bpfswift_complete
                 case load loadall
                     test $n -le 2; and __bpfswift_files "$cur"
                     test $n -gt 2; and printf '%s\n' type map pinmaps autoattach
+                case dump
+                    if test $n -eq 0
+                        printf '%s\n' xlated jited
+                        return 0
+                    end
+                    __bpfswift_selector $bin 2 prog '' "$cur" $args; and return 0
+                    if test "$prev" = file
+                        __bpfswift_files "$cur"
+                    else if test $n -eq 3
+                        if string match -q 'x*' -- $args[1]
+                            printf '%s\n' file opcodes linum visual
+                        else
+                            printf '%s\n' file opcodes linum
+                        end
+                    end
             end
         case map
             switch $verb
@@ -479,6 +499,48 @@ function __bpfswift_complete
                         __bpfswift_objfiles "$cur"
                     else if test $prev != name
                         __bpfswift_once name -- $args
+                    end
+            end
+        case btf
+            switch $verb
+                case show list
+                    if test $n -eq 0
+                        echo id
+                    else if test $n -eq 1
+                        __bpfswift_fields $bin id '' btf show
+                    end
+                case dump
+                    if test $n -eq 0
+                        printf '%s\n' id prog map file
+                        return 0
+                    end
+                    switch $args[1]
+                        case 'p*'
+                            __bpfswift_selector $bin 2 prog '' "$cur" $args; and return 0
+                        case 'm*'
+                            __bpfswift_selector $bin 2 map '' "$cur" $args; and return 0
+                        case 'i*'
+                            if test $n -eq 1
+                                __bpfswift_fields $bin id '' btf show
+                                return 0
+                            end
+                        case 'f*'
+                            if test $n -eq 1
+                                __bpfswift_files "$cur"
+                                return 0
+                            end
+                    end
+                    switch $prev
+                        case format
+                            printf '%s\n' raw c
+                        case c
+                            __bpfswift_once unsorted -- $args
+                        case '*'
+                            if string match -q 'm*' -- $args[1]; and test $n -eq 3
+                                printf '%s\n' key value kv all format
+                            else
+                                __bpfswift_once format -- $args
+                            end
                     end
             end
     end

@@ -27,6 +27,7 @@ public enum CLI {
         case "object": return ObjectCommand.group
         case "struct_ops": return StructOpsCommand.group
         case "gen": return GenCommand.group
+        case "btf": return BTFCommand.group
         case "net": return NetCommand.group
         case "cgroup": return CgroupCommand.group
         case "perf": return PerfCommand.group
@@ -36,14 +37,14 @@ public enum CLI {
     }
 
     /// The object words. Order matters: prefixes select the first match.
-    static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "net", "cgroup", "perf", "iter", "version", "help"]
+    static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "btf", "net", "cgroup", "perf", "iter", "version", "help"]
 
     public static var usageText: String {
         """
         Usage: bpfswift [OPTIONS] OBJECT { COMMAND | help }
                bpfswift version
 
-               OBJECT := { prog | map | link | object | struct_ops | gen | net | cgroup | perf | iter | version | help }
+               OBJECT := { prog | map | link | object | struct_ops | gen | btf | net | cgroup | perf | iter | version | help }
                \(optionsGrammar)
 
         """

@@ -9,11 +9,11 @@ import TestSupport
 @Suite struct UsageErrorTests {
     /// A malformed command line and the text of the expected form its error must carry.
     static let table: [(args: [String], form: String)] = [
-        (["frob"], "expected one of: prog, map, link, object, struct_ops, gen, net, cgroup, perf, iter, version, help"),
+        (["frob"], "expected one of: prog, map, link, object, struct_ops, gen, btf, net, cgroup, perf, iter, version, help"),
         (["--frob"], "expected OPTIONS := {"),
         (["-x", "prog", "show"], "expected OPTIONS := {"),
         (["help", "--man", "frob"], "expected one of: prog, map, link"),
-        (["prog", "frob"], "expected one of: show, list, pin, load, loadall, attach, detach, run, tracelog, help"),
+        (["prog", "frob"], "expected one of: show, list, pin, dump, load, loadall, attach, detach, run, tracelog, help"),
         (["map", "frobnicate"], "expected one of: show, list, dump, update, lookup"),
         (["prog", "show", "id"], "expected PROG := { id ID | pinned FILE | tag TAG | name NAME }"),
         (["prog", "show", "id", "abc"], "usage: bpfswift prog { show | list } [PROG]"),
@@ -108,7 +108,7 @@ import TestSupport
             }
         }
         let top = runCLI("help")
-        #expect(top.status == 0 && top.out.contains("OBJECT := { prog | map | link | object | struct_ops | gen | net | cgroup | perf | iter | version | help }"))
+        #expect(top.status == 0 && top.out.contains("OBJECT := { prog | map | link | object | struct_ops | gen | btf | net | cgroup | perf | iter | version | help }"))
         let bare = runCLI()
         // No OBJECT is a usage error: the usage goes to stderr with the error line, stdout stays empty.
         #expect(bare.status == 2 && bare.err.hasPrefix("Usage: bpfswift") && bare.out.isEmpty)

@@ -26,6 +26,7 @@ enum ProgCommand {
                         + "program loaded after every process that holds it has exited, until the pin is removed. "
                         + "A name or tag that selects several programs is an error.",
                     run: pin),
+            dumpCommand,
         ] + loadRunCommands,
         grammar: [progGrammar, "MAP := { id MAP_ID | pinned FILE | name MAP_NAME }"]
     )

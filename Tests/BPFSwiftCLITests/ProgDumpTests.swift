@@ -1,0 +1,105 @@
+import Testing
+import Foundation
+import BPFCore
+@testable import BPFSwiftCLI
+import TestSupport
+
+/// `prog dump { xlated | jited } PROG file FILE` against bpftool 7.5, and the
+/// one-line refusals where no listing is available.
+@Suite(.enabled(if: TestEnv.kernelTestsEnabled))
+struct ProgDumpTests {
+    @Test("xlated file: bpftool's bytes for every program of a fixture; jited file: bytes_jited bytes")
+    func files() throws {
+        let fx = try LoadedFixture("link_trace", label: "btf_dump")
+        defer { fx.remove() }
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("bpfswift_btf_dump_\(getpid())").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let names = try fx.programNames()
+        #expect(!names.isEmpty)
+        for name in names {
+            let pin = fx.pin(name)
+            let theirs = tmp + "/\(name).bpftool", ours = tmp + "/\(name).ours", jited = tmp + "/\(name).jited"
+            let b = try Bpftool.run(["prog", "dump", "xlated", "pinned", pin, "file", theirs])
+            #expect(b.status == 0, "\(b.stderr)")
+            let r = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin, "file", ours])
+            #expect(r.status == 0 && r.stdout.isEmpty, "\(r.stderr)")
+            let a = try Data(contentsOf: URL(fileURLWithPath: ours)), e = try Data(contentsOf: URL(fileURLWithPath: theirs))
+            #expect(!a.isEmpty && a == e, "\(name): xlated bytes differ from bpftool's")
+            var st = stat()
+            #expect(stat(ours, &st) == 0 && st.st_mode & 0o777 == 0o600)
+
+            let j = try bpfswift(args: ["-j", "prog", "dump", "jited", "pinned", pin, "file", jited])
+            #expect(j.status == 0 && j.stdout == "null\n", "\(j.stderr)")
+            let info = try fx.bpftoolJSON(name)
+            let jitedSize = try #require(info["bytes_jited"] as? Int)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: jited))
+            #expect(bytes.count == jitedSize && jitedSize > 0, "\(name): jited \(bytes.count) bytes, bpftool says \(jitedSize)")
+            #expect(bytes != e, "\(name): jited bytes are the xlated ones")
+        }
+    }
+
+    @Test("listings bpfswift cannot print: one line, exit 1; jited as bpftool without a disassembler")
+    func refusals() throws {
+        let fx = try LoadedFixture("counter", label: "btf_refuse")
+        defer { fx.remove() }
+        let pin = fx.pin(try #require(try fx.programNames().first))
+        let theirs = try Bpftool.run(["prog", "dump", "jited", "pinned", pin])
+        let ours = try bpfswift(args: ["prog", "dump", "jited", "pinned", pin])
+        #expect(ours.status == 1)
+        #expect(ours.stderr == theirs.stderr, "bpftool: \(theirs.stderr)")
+        let theirsJ = try Bpftool.run(["-j", "prog", "dump", "jited", "pinned", pin])
+        let oursJ = try bpfswift(args: ["-j", "prog", "dump", "jited", "pinned", pin])
+        #expect(oursJ.stdout == theirsJ.stdout)
+        let x = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin, "visual"])
+        #expect(x.status == 1 && x.stderr.split(separator: "\n").count == 1, "\(x.stderr)")
+
+        let bad: [[String]] = [
+            ["prog", "dump"], ["prog", "dump", "frob", "pinned", pin], ["prog", "dump", "xlated"],
+            ["prog", "dump", "xlated", "pinned", pin, "file"],
+            ["prog", "dump", "xlated", "pinned", pin, "file", "/tmp/x", "opcodes"],
+            ["prog", "dump", "xlated", "pinned", pin, "bogus"],
+            ["-j", "prog", "dump", "xlated", "pinned", pin, "visual"],
+        ]
+        for args in bad {
+            let r = try bpfswift(args: args)
+            #expect(r.status == 2 && !r.signaled, "\(args): exit \(r.status)")
+            #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("Error: "), "\(args): \(r.stderr)")
+        }
+        let missing = try bpfswift(args: ["prog", "dump", "xlated", "pinned", pin, "file", "/nonexistent/dir/f"])
+        #expect(missing.status == 1 && missing.stderr.contains("No such file or directory"), "\(missing.stderr)")
+    }
+}
+
+/// `prog dump xlated` listings against bpftool for every program of every
+/// fixture bpftool can load (`prog loadall`).
+@Suite(.enabled(if: TestEnv.kernelTestsEnabled))
+struct XlatedListingTests {
+    @Test("plain, opcodes + linum, and JSON listings equal bpftool's, byte for byte, for every fixture program")
+    func everyFixtureProgram() throws {
+        let objects = try FileManager.default.contentsOfDirectory(atPath: Fixtures.buildDir)
+            .filter { $0.hasSuffix(".bpf.o") }.sorted()
+        var programs = 0, fixtures = 0
+        for object in objects {
+            let name = String(object.dropLast(".bpf.o".count))
+            let dir = try BPFFSDir("btf_x_\(name)")
+            defer { dir.remove() }
+            let load = try Bpftool.run(["prog", "loadall", Fixtures.buildDir + "/" + object, dir.sub("p")])
+            guard load.status == 0 else { continue }   // struct_ops-only or deliberately broken objects
+            fixtures += 1
+            for prog in try FileManager.default.contentsOfDirectory(atPath: dir.sub("p")).sorted() {
+                programs += 1
+                let pin = dir.sub("p") + "/" + prog
+                for extra in [[], ["opcodes", "linum"]] {
+                    for json in [[], ["-j"]] {
+                        let args = json + ["prog", "dump", "xlated", "pinned", pin] + extra
+                        let theirs = try Bpftool.run(args), ours = try bpfswift(args: args)
+                        #expect(ours.status == 0 && theirs.status == 0, "\(args): \(ours.stderr) / \(theirs.stderr)")
+                        #expect(ours.stdout == theirs.stdout, "\(name)/\(prog) \(args): listing differs from bpftool's")
+                    }
+                }
+            }
+        }
+        #expect(fixtures >= 10 && programs >= 20, "only \(fixtures) fixtures, \(programs) programs loaded")
+    }
+}
