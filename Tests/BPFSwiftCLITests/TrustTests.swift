@@ -433,6 +433,8 @@ struct TrustTests {
         #expect(ObjectKit.names(in: dir.path).isEmpty)
         let i = try runProcess("/bin/sh", ["-c", "ulimit -v 200000; exec \"$0\" \"$@\"", TestEnv.binary, "object", "inspect", file])
         #expect(i.status == 1 && i.stderr.contains("not an ELF file"), "\(i.stderr)")
+        let g = try runProcess("/bin/sh", ["-c", "ulimit -v 200000; exec \"$0\" \"$@\"", TestEnv.binary, "gen", "skeleton", file])
+        #expect(g.status == 1 && g.stderr.contains("not an ELF file"), "\(g.stderr)")
         dir.remove()
     }
 }

@@ -74,7 +74,7 @@ struct SkeletonModel {
 
     /// Opens `path` under `objectName` and reads its maps, programs and sections.
     static func read(path: String, objectName: String) throws -> SkeletonModel {
-        let elf = try readFileBytes(path)
+        let elf = try readELFFileBytes(path)
         let object = try BPFObject.open(bytes: elf, options: ObjectOpenOptions(objectName: objectName))
         let fileName = path.split(separator: "/").last.map(String.init) ?? path
         let btf = object.btf
