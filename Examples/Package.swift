@@ -10,7 +10,8 @@ import PackageDescription
 // `.package(path:)` dependency after its directory (a clone named "bpfswift"
 // gives "bpfswift"), so take that name rather than assume it. A project of
 // your own would write `.package(url: "https://.../bpfswift.git", branch: "main")`
-// and `package: "bpfswift"`.
+// and `package: "bpfswift"`. (A checkout in a directory named "examples"
+// cannot build this package: both would be the package "examples".)
 let bpfswift = String(Context.packageDirectory.split(separator: "/").dropLast().last ?? "bpfswift")
 
 func example(_ name: String) -> Target {

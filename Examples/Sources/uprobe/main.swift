@@ -17,14 +17,28 @@ for arg in CommandLine.arguments.dropFirst() {
     }
 }
 
-/// The file the dynamic linker loaded `symbol` from (the C library).
+/// The file the dynamic linker loaded `symbol` from (the C library): the
+/// mapping of /proc/self/maps that holds the symbol's address.
 func libraryDefining(_ symbol: String) throws -> String {
     guard let handle = dlopen(nil, RTLD_NOW), let address = dlsym(handle, symbol) else {
         throw BPFError("find \(symbol) in this process")
     }
-    var info = Dl_info()
-    guard dladdr(address, &info) != 0, let file = info.dli_fname else { throw BPFError("find the file of \(symbol)") }
-    return String(cString: file)
+    let at = UInt(bitPattern: address)
+    guard let maps = fopen("/proc/self/maps", "r") else { throw BPFError("read /proc/self/maps") }
+    defer { fclose(maps) }
+    var line = [CChar](repeating: 0, count: 4096)
+    while fgets(&line, Int32(line.count), maps) != nil {
+        // start-end perms offset dev inode path
+        let fields = String(cString: line).split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 6, fields[5].hasPrefix("/") else { continue }
+        let range = fields[0].split(separator: "-")
+        guard range.count == 2, let start = UInt(range[0], radix: 16), let end = UInt(range[1], radix: 16),
+              start <= at, at < end else { continue }
+        var path = fields[5...].joined(separator: " ")
+        while path.hasSuffix("\n") { path.removeLast() }
+        return path
+    }
+    throw BPFError("find the file of \(symbol) in /proc/self/maps")
 }
 
 do {
@@ -38,8 +52,9 @@ do {
     print("tracing \(function) in \(libc)" + (everyProcess ? "" : " called by pid \(getpid())"))
 
     // Make calls for the probes to see, from another task.
+    let calls = count
     let caller = Task.detached {
-        for i in 1...count {
+        for i in 1...calls {
             try await Task.sleep(nanoseconds: 1_000_000_000)
             _ = atoi(String(i * 7))
         }
