@@ -49,7 +49,11 @@ func writeVmlinuxHeader(to out: String) throws {
     let dir = out.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
     if !dir.isEmpty { mkdir(dir, 0o755) }
     let btf = try BTF.vmlinux()
-    try writeAtomically(try btf.cHeader(), to: out)
+    // bpfswift's `btf dump ... format c` writer, without bpftool's quirk of
+    // dropping the anonymous enum that sorts first.
+    var header: [UInt8] = []
+    try btf.writeC(bpftoolCompatible: false) { header.append(contentsOf: $0) }
+    try writeAtomically(header, to: out)
 }
 
 func writeStamp(_ path: String, header: String) throws {
