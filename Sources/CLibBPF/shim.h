@@ -270,6 +270,37 @@ static inline int bpfswift_link_create_opts_set_netfilter(struct bpf_link_create
 #endif
 }
 
+/* tcx (libbpf 1.3): bpf_program__attach_tcx, and the link ids and flags
+ * of bpf_prog_query_opts. Older: NULL / -EOPNOTSUPP (BPFCore names the
+ * version first). */
+static inline struct bpf_link *bpfswift_program_attach_tcx(struct bpf_program *prog, int ifindex)
+{
+#if BPFSWIFT_LIBBPF_AT_LEAST(1, 3)
+    return bpf_program__attach_tcx(prog, ifindex, NULL);
+#else
+    (void)prog; (void)ifindex;
+    errno = EOPNOTSUPP;
+    return NULL;
+#endif
+}
+
+static inline int bpfswift_prog_query_multi(int target, enum bpf_attach_type type,
+                                            __u32 *prog_ids, __u32 *prog_flags,
+                                            __u32 *link_ids, __u32 *link_flags, __u32 *count)
+{
+#if BPFSWIFT_LIBBPF_AT_LEAST(1, 3)
+    LIBBPF_OPTS(bpf_prog_query_opts, o,
+        .prog_ids = prog_ids, .prog_attach_flags = prog_flags,
+        .link_ids = link_ids, .link_attach_flags = link_flags, .count = *count);
+    int r = bpf_prog_query_opts(target, type, &o);
+    if (r == 0) *count = o.count;
+    return r;
+#else
+    (void)target; (void)type; (void)prog_ids; (void)prog_flags; (void)link_ids; (void)link_flags; (void)count;
+    return -EOPNOTSUPP;
+#endif
+}
+
 /* Names the calling thread (prctl is variadic: Swift cannot call it). */
 static inline int bpfswift_name_thread(const char *name)
 {

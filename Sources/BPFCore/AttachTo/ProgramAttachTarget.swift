@@ -161,7 +161,8 @@ extension ObjectProgram {
             _ = bpf_link__unpin(l)
             return BPFLink(handle: l, object: object)
         case .tcx(let interface, _):
-            return try wrap(bpf_program__attach_tcx(handle, try index(interface), nil))
+            try LibbpfVersion.require(1, 3, for: what)
+            return try wrap(bpfswift_program_attach_tcx(handle, try index(interface)))
         case .cgroup(let path, _):
             let cg = try open(path, directory: true)
             defer { Glibc.close(cg) }

@@ -122,23 +122,10 @@ public struct NetAttachments: Sendable {
         let capacity = 64
         var progIDs = [UInt32](repeating: 0, count: capacity), progFlags = progIDs
         var linkIDs = progIDs, linkFlags = progIDs
-        let count: Int = withLibbpfOptions(bpf_prog_query_opts.self) { opts in
-            progIDs.withUnsafeMutableBufferPointer { pi in
-                progFlags.withUnsafeMutableBufferPointer { pf in
-                    linkIDs.withUnsafeMutableBufferPointer { li in
-                        linkFlags.withUnsafeMutableBufferPointer { lf in
-                            opts.pointee.prog_ids = pi.baseAddress
-                            opts.pointee.prog_attach_flags = pf.baseAddress
-                            opts.pointee.link_ids = li.baseAddress
-                            opts.pointee.link_attach_flags = lf.baseAddress
-                            opts.pointee.count = UInt32(capacity)
-                            let r = bpf_prog_query_opts(dev.index, loc.type, opts)
-                            return r == 0 ? Int(min(opts.pointee.count, UInt32(capacity))) : 0
-                        }
-                    }
-                }
-            }
-        }
+        // Before libbpf 1.3 there is no tcx query: such a build lists no tcx/netkit programs.
+        var n = UInt32(capacity)
+        let r = bpfswift_prog_query_multi(dev.index, loc.type, &progIDs, &progFlags, &linkIDs, &linkFlags, &n)
+        let count = r == 0 ? Int(min(n, UInt32(capacity))) : 0
         return (0..<count).map { i in
             MultiProgAttachment(device: dev, location: loc.name, programID: progIDs[i],
                                 programName: programFullName(progIDs[i]), programFlags: progFlags[i],
