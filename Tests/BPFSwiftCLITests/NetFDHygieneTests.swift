@@ -25,6 +25,8 @@ struct NetFDHygieneTests {
         let skb = ["pinned", fs.sub("p/net_cg_skb")], verdict = ["pinned", fs.sub("p/net_verdict")]
         let sockmap = ["pinned", fs.sub("m/net_sockmap")]
 
+        let byName = DefaultRootPins(["obj_iter_hits"])
+        defer { byName.remove() }
         var batch = CommandBatch()
         var expects: [Bool] = []
         func run(_ ok: Bool, _ args: [String]) { batch.add(args); expects.append(ok) }

@@ -14,6 +14,16 @@ import TestSupport
 
     @Test(arguments: [["-j", "version"], ["version"], ["help"], ["-j", "prog", "show"], ["prog", "show"]])
     func fullDeviceIsAnError(args: [String]) throws {
+        // `prog show` writes nothing (and so meets no full device) when no
+        // program is loaded: load one for the time of the test.
+        var dir: BPFFSDir?
+        defer { dir?.remove() }
+        if args.contains("prog") {
+            let d = try BPFFSDir("gen_full")
+            dir = d
+            let load = try Bpftool.run(["prog", "load", try Fixtures.object("counter"), d.sub("p")])
+            try #require(load.status == 0, "\(load.stderr)")
+        }
         let r = try Self.bash("\"$BIN\" \(args.joined(separator: " ")) >/dev/full", timeout: 60)
         #expect(r.status == 1, "\(args): \(r.summary)")
         let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()

@@ -92,6 +92,8 @@ struct ProgLoadRunIterTests {
     // MARK: prog load / loadall
 
     @Test func loadAndLoadallPinAsBpftoolDoes() throws {
+        let byName = DefaultRootPins(["obj_tp_hits"])
+        defer { byName.remove() }
         let dir = try BPFFSDir("net_load")
         defer { dir.remove() }
         let obj = try Fixtures.object("net_progs")
@@ -260,6 +262,8 @@ struct ProgLoadRunIterTests {
     // MARK: iter pin
 
     @Test func iterPinRunsOnRead() throws {
+        let byName = DefaultRootPins(["obj_iter_hits"])
+        defer { byName.remove() }
         let dir = try BPFFSDir("net_iter")
         defer { dir.remove() }
         let tasks = dir.sub("tasks")

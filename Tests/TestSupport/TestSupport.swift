@@ -62,6 +62,19 @@ public enum Fixtures {
 }
 
 /// A unique directory on bpffs for one test; removes everything under it on cleanup.
+/// By-name map pins that a bpftool-style command (`prog load`, `iter pin`)
+/// makes at /sys/fs/bpf/NAME, as bpftool does: the test removes those that
+/// were not there before it, so that later tests and runs do not meet them.
+public struct DefaultRootPins {
+    private let created: [String]
+    public init(_ names: [String]) {
+        created = names.filter { !FileManager.default.fileExists(atPath: "/sys/fs/bpf/" + $0) }
+    }
+    public func remove() {
+        for n in created { unlink("/sys/fs/bpf/" + n) }
+    }
+}
+
 public final class BPFFSDir {
     public let path: String
     nonisolated(unsafe) private static var counter = 0
