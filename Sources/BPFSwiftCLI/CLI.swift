@@ -32,19 +32,20 @@ public enum CLI {
         case "cgroup": return CgroupCommand.group
         case "perf": return PerfCommand.group
         case "iter": return IterCommand.group
+        case "feature": return FeatureCommand.group
         default: return nil
         }
     }
 
     /// The object words. Order matters: prefixes select the first match.
-    static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "btf", "net", "cgroup", "perf", "iter", "version", "help"]
+    static let objectWords = ["prog", "map", "link", "object", "struct_ops", "gen", "btf", "net", "cgroup", "perf", "iter", "feature", "version", "help"]
 
     public static var usageText: String {
         """
         Usage: bpfswift [OPTIONS] OBJECT { COMMAND | help }
                bpfswift version
 
-               OBJECT := { prog | map | link | object | struct_ops | gen | btf | net | cgroup | perf | iter | version | help }
+               OBJECT := { prog | map | link | object | struct_ops | gen | btf | net | cgroup | perf | iter | feature | version | help }
                \(optionsGrammar)
 
         """

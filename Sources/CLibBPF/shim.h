@@ -307,4 +307,27 @@ static inline int bpfswift_name_thread(const char *name)
     return prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }
 
+/* feature probe: the capability syscalls (glibc declares no capget or
+ * capset without libcap), and helper names from the kernel UAPI header's
+ * own list (BPF_FUNC_name = id), as "bpf_name". */
+#include <linux/capability.h>
+#include <zlib.h>
+static inline int bpfswift_capget(struct __user_cap_header_struct *h, struct __user_cap_data_struct *d)
+{
+    return (int)syscall(SYS_capget, h, d);
+}
+static inline int bpfswift_capset(struct __user_cap_header_struct *h, struct __user_cap_data_struct *d)
+{
+    return (int)syscall(SYS_capset, h, d);
+}
+#define BPFSWIFT_HELPER_CASE(name, id) case id: return "bpf_" #name;
+static inline const char *bpfswift_helper_name(unsigned int id)
+{
+    switch (id) {
+    ___BPF_FUNC_MAPPER(BPFSWIFT_HELPER_CASE)
+    default: return NULL;
+    }
+}
+#undef BPFSWIFT_HELPER_CASE
+
 #endif
