@@ -139,22 +139,28 @@ public enum FeatureProbe {
         for (raw, name) in programTypeNames() {
             if ifindex != nil && !offloadable(programType: raw) { continue }
             let typeSupported = supported[raw] ?? false
+            // With a libbpf before 1.5, one libbpf probe says whether libbpf can
+            // probe this type's helpers at all (not tracing, ext, lsm,
+            // struct_ops); the helpers are then probed by `helperLoads`.
+            let ownLoads = ifindex == nil && typeSupported && !helperProbeKnowsCannotUse
+            let libbpfCanProbe = !ownLoads
+                || libbpf_probe_bpf_helper(bpf_prog_type(rawValue: raw), BPF_FUNC_map_lookup_elem, nil) >= 0
             var helpers: [FeatureReport.HelperSupport.Helper] = []
             for id in 1..<helperNames.count {
                 let helper = helperNames[id]
                 if !options.full && noisyHelpers.contains(helper) { continue }
                 var ok = false
                 if typeSupported {
+                    errno = 0
                     if let ifindex {
                         ok = helperOnDevice(UInt32(id), programType: raw, ifindex: ifindex)
+                    } else if ownLoads {
+                        ok = libbpfCanProbe && helperLoads(UInt32(id), programType: raw)
                     } else {
-                        errno = 0
                         ok = libbpf_probe_bpf_helper(bpf_prog_type(rawValue: raw), bpf_func_id(rawValue: UInt32(id)), nil) > 0
-                        if options.unprivileged && errno == EPERM { ok = false }
-                        if ok && !helperProbeKnowsCannotUse {
-                            ok = !verifierRefusesHelper(UInt32(id), programType: raw)
-                        }
                     }
+                    // A probe can pass while the load failed for want of privileges.
+                    if options.unprivileged && errno == EPERM { ok = false }
                 }
                 helpers.append(.init(name: helper, available: ok))
             }
@@ -165,21 +171,22 @@ public enum FeatureProbe {
     }
 
     /// Whether the libbpf in use reads the verifier's "program of this type
-    /// cannot use helper" as not available. Kernels since 6.6 say that
-    /// (before: "unknown func"); libbpf learned it in 1.5. With an older
-    /// libbpf every helper the kernel knows would look available to every
-    /// program type that loads.
+    /// cannot use helper" as not available (libbpf 1.5 learned it; this
+    /// kernel's verifier says it where older ones said "unknown func").
+    /// With an older libbpf, `libbpf_probe_bpf_helper` finds every helper
+    /// the kernel knows available to every program type that loads.
     static let helperProbeKnowsCannotUse: Bool =
         libbpf_major_version() > 1 || (libbpf_major_version() == 1 && libbpf_minor_version() >= 5)
 
-    /// The load libbpf's helper probe makes (a call to the helper, then
-    /// exit, with the options libbpf's probe gives the program type), to
-    /// read the verifier's answer that libbpf before 1.5 does not read:
-    /// true when the verifier refused the helper for this program type.
-    static func verifierRefusesHelper(_ id: UInt32, programType raw: UInt32) -> Bool {
+    /// For a libbpf before 1.5: the load `libbpf_probe_bpf_helper` makes (a
+    /// call to the helper, then exit, with the load options libbpf's probe
+    /// gives the program type), read as libbpf 1.5 reads it: available
+    /// unless the verifier refused the helper itself. One load, as libbpf's
+    /// probe makes, so the probe costs what bpftool's costs.
+    static func helperLoads(_ id: UInt32, programType raw: UInt32) -> Bool {
         let log = UnsafeMutableBufferPointer<CChar>.allocate(capacity: 4096)
         defer { log.deallocate() }
-        log.initialize(repeating: 0)
+        log[0] = 0
         let insns = [insn(BPF_JMP | BPF_CALL, imm: Int32(bitPattern: id)), exitInsn()]
         return withLibbpfOptions(bpf_prog_load_opts.self) { opts in
             opts.pointee.log_buf = log.baseAddress
@@ -197,8 +204,13 @@ public enum FeatureProbe {
             let fd = insns.withUnsafeBufferPointer {
                 bpf_prog_load(bpf_prog_type(rawValue: raw), nil, "GPL", $0.baseAddress, $0.count, opts)
             }
-            if fd >= 0 { close(fd); return false }
-            return strstr(log.baseAddress!, "program of this type cannot use helper ") != nil
+            if fd >= 0 { close(fd); return true }
+            let e = errno
+            let l = log.baseAddress!
+            let refused = strstr(l, "invalid func ") != nil || strstr(l, "unknown func ") != nil
+                || strstr(l, "program of this type cannot use helper ") != nil
+            errno = e
+            return !refused
         }
     }
 
