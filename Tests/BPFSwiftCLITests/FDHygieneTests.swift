@@ -135,6 +135,14 @@ struct FDHygieneTests {
                   ["struct_ops", "unregister", "name", "rob_ca_optional"]] {
             run(.failure, a)
         }
+        // feature (not unprivileged: it drops this process's capabilities for the commands after it).
+        for a in [["feature", "probe"], ["-j", "feature", "probe", "full"], ["feature", "probe", "macros", "prefix", "X_"],
+                  ["feature", "probe", "dev", "lo"], ["feature", "list_builtins", "helpers"]] {
+            run(.success, a)
+        }
+        for a in [["feature", "probe", "bogus"], ["feature", "probe", "dev", "no_such_dev0"], ["feature", "list_builtins", "x"]] {
+            run(.failure, a)
+        }
         // Fault injection: every step of pin and unpin fails once, and rolls back.
         for step in ["lock", "open", "configure", "load", "pin-maps", "pin-programs", "attach", "pin-links", "manifest",
                      "publish-shared", "publish"] {
