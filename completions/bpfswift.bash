@@ -8,7 +8,7 @@
 #
 # Install: copy to /usr/share/bash-completion/completions/bpfswift (scripts/install does).
 
-_bpfswift_objects='prog map link object struct_ops gen btf net cgroup perf iter version help'
+_bpfswift_objects='prog map link object struct_ops gen btf net cgroup perf iter feature version help'
 _bpfswift_global_options='-j --json -p --pretty -d --debug -f --bpffs -h --help -V --version'
 
 # The verbs of an object, in command-table order (a prefix selects the first
@@ -26,6 +26,7 @@ _bpfswift_verbs()
         cgroup) echo 'show list tree attach detach help' ;;
         perf) echo 'show list help' ;;
         iter) echo 'pin help' ;;
+        feature) echo 'probe list_builtins help' ;;
         btf) echo 'show list dump help' ;;
     esac
 }
@@ -295,7 +296,7 @@ _bpfswift()
         return 0
     fi
     if [[ $obj == help ]]; then
-        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen btf net cgroup perf iter'
+        [[ ${opts_seen[*]} == *--man* && ${#args[@]} -eq 0 ]] && _bpfswift_add 'prog map link object struct_ops gen btf net cgroup perf iter feature'
         return 0
     fi
     [[ $obj == version ]] && return 0
@@ -548,6 +549,25 @@ _bpfswift()
                         1) _bpfswift_files -d ;;
                         *) [[ -z $cur ]] && _bpfswift_add '--enable --disable' ;;
                     esac
+                    ;;
+            esac
+            ;;
+        feature)
+            case $verb in
+                probe)
+                    case $prev in
+                        dev) _bpfswift_add "$(command ls /sys/class/net 2>/dev/null)" ;;
+                        prefix) ;;
+                        *)
+                            local kw='full unprivileged macros'
+                            [[ " ${args[*]} " == *' kernel '* || " ${args[*]} " == *' dev '* ]] || kw="kernel dev $kw"
+                            [[ " ${args[*]} " == *' macros '* ]] && kw="$kw prefix"
+                            _bpfswift_once $kw
+                            ;;
+                    esac
+                    ;;
+                list_builtins)
+                    (( n == 0 )) && _bpfswift_add 'prog_types map_types attach_types link_types helpers'
                     ;;
             esac
             ;;

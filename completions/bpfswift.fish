@@ -21,6 +21,7 @@ function __bpfswift_objects
         cgroup 'programs attached to cgroups' \
         perf 'programs behind perf events, by process' \
         iter 'BPF iterators' \
+        feature 'probe BPF features of the kernel' \
         version 'versions of bpfswift and libbpf' \
         help 'usage'
 end
@@ -64,6 +65,8 @@ function __bpfswift_verbs -a obj
             printf '%s\t%s\n' show 'show perf attachments' list 'show perf attachments' help usage
         case iter
             printf '%s\t%s\n' pin 'pin an iterator' help usage
+        case feature
+            printf '%s\t%s\n' probe 'probe the BPF features of the kernel' list_builtins 'list known type and helper names' help usage
         case btf
             printf '%s\t%s\n' show 'show BTF objects' list 'show BTF objects' \
                 dump 'print BTF types, raw or as a C header' help usage
@@ -341,7 +344,7 @@ function __bpfswift_complete
     switch $obj
         case help
             if contains -- --man $seen; and test (count $args) -eq 0
-                printf '%s\n' prog map link object struct_ops gen btf net cgroup perf iter
+                printf '%s\n' prog map link object struct_ops gen btf net cgroup perf iter feature
             end
             return 0
         case version
@@ -490,6 +493,28 @@ function __bpfswift_complete
                             __bpfswift_dirs "$cur"
                         case '*'
                             __bpfswift_verb_options struct_ops register
+                    end
+            end
+        case feature
+            switch $verb
+                case probe
+                    switch $prev
+                        case dev
+                            command ls /sys/class/net 2>/dev/null
+                        case prefix
+                        case '*'
+                            set -l kw full unprivileged macros
+                            if not contains -- kernel $args; and not contains -- dev $args
+                                set kw kernel dev $kw
+                            end
+                            if contains -- macros $args
+                                set kw $kw prefix
+                            end
+                            __bpfswift_once $kw -- $args
+                    end
+                case list_builtins
+                    if test $n -eq 0
+                        printf '%s\n' prog_types map_types attach_types link_types helpers
                     end
             end
         case gen

@@ -89,6 +89,9 @@ import TestSupport
             ("bpfswift -j m d ", ["id", "pinned", "name"]),
             ("bpfswift s u ", ["id", "name"]),
             ("bpfswift version ", []),
+            ("bpfswift feature probe ", ["kernel", "dev", "full", "unprivileged", "macros"]),
+            ("bpfswift feature probe kernel macros ", ["full", "unprivileged", "prefix"]),
+            ("bpfswift feature list_builtins ", ["prog_types", "map_types", "attach_types", "link_types", "helpers"]),
         ]
         let got = try Completer.run(shell, cases.map(\.0))
         for (i, c) in cases.enumerated() {

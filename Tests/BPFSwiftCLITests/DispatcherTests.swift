@@ -22,7 +22,7 @@ func runCLI(args: [String]) -> (status: Int32, out: String, err: String) {
             #expect(CLI.group(named: w)?.name == w, "\(w)")
         }
         #expect(CLI.group(named: "version") == nil)
-        #expect(CLI.groups.map(\.name) == ["prog", "map", "link", "object", "struct_ops", "gen", "btf", "net", "cgroup", "perf", "iter"])
+        #expect(CLI.groups.map(\.name) == ["prog", "map", "link", "object", "struct_ops", "gen", "btf", "net", "cgroup", "perf", "iter", "feature"])
     }
 
     @Test func bpffsMountsMatchProcMounts() throws {

@@ -9,7 +9,7 @@ import TestSupport
 @Suite struct UsageErrorTests {
     /// A malformed command line and the text of the expected form its error must carry.
     static let table: [(args: [String], form: String)] = [
-        (["frob"], "expected one of: prog, map, link, object, struct_ops, gen, btf, net, cgroup, perf, iter, version, help"),
+        (["frob"], "expected one of: prog, map, link, object, struct_ops, gen, btf, net, cgroup, perf, iter, feature, version, help"),
         (["--frob"], "expected OPTIONS := {"),
         (["-x", "prog", "show"], "expected OPTIONS := {"),
         (["help", "--man", "frob"], "expected one of: prog, map, link"),
@@ -108,7 +108,7 @@ import TestSupport
             }
         }
         let top = runCLI("help")
-        #expect(top.status == 0 && top.out.contains("OBJECT := { prog | map | link | object | struct_ops | gen | btf | net | cgroup | perf | iter | version | help }"))
+        #expect(top.status == 0 && top.out.contains("OBJECT := { prog | map | link | object | struct_ops | gen | btf | net | cgroup | perf | iter | feature | version | help }"))
         let bare = runCLI()
         // No OBJECT is a usage error: the usage goes to stderr with the error line, stdout stays empty.
         #expect(bare.status == 2 && bare.err.hasPrefix("Usage: bpfswift") && bare.out.isEmpty)
