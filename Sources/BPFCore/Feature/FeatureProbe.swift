@@ -33,7 +33,7 @@ public enum FeatureProbe {
 
     /// A helper's name ("bpf_map_lookup_elem") by its id, from the kernel
     /// UAPI header bpfswift was built with (`enum bpf_func_id`). The list
-    /// ends at id 211 since Linux 6.1 (new kernel functions are kfuncs, not
+    /// ends at id 211 since Linux 6.2 (new kernel functions are kfuncs, not
     /// helpers), and bpfswift needs the headers of 6.10 or newer: every
     /// helper a kernel can have is in it.
     public static func helperName(_ id: UInt32) -> String? {
@@ -120,7 +120,14 @@ public enum FeatureProbe {
                 continue
             }
             errno = 0
-            var ok = libbpf_probe_bpf_prog_type(bpf_prog_type(rawValue: raw), nil) > 0
+            var ok: Bool
+            if libbpfLacksName(programType: raw) {
+                // Newer than the libbpf in use (netfilter before libbpf 1.3),
+                // whose probe would refuse it: the load its successors make.
+                ok = probeLoad(programType: raw, insns: [movImm(0, 0), exitInsn()], log: nil)
+            } else {
+                ok = libbpf_probe_bpf_prog_type(bpf_prog_type(rawValue: raw), nil) > 0
+            }
             // A probe can pass while the load failed for want of privileges.
             if options.unprivileged && errno == EPERM { ok = false }
             supported[raw] = ok
@@ -143,7 +150,7 @@ public enum FeatureProbe {
             // probe this type's helpers at all (not tracing, ext, lsm,
             // struct_ops); the helpers are then probed by `helperLoads`.
             let ownLoads = ifindex == nil && typeSupported && !helperProbeKnowsCannotUse
-            let libbpfCanProbe = !ownLoads
+            let libbpfCanProbe = !ownLoads || libbpfLacksName(programType: raw)
                 || libbpf_probe_bpf_helper(bpf_prog_type(rawValue: raw), BPF_FUNC_map_lookup_elem, nil) >= 0
             var helpers: [FeatureReport.HelperSupport.Helper] = []
             for id in 1..<helperNames.count {
@@ -187,11 +194,33 @@ public enum FeatureProbe {
         let log = UnsafeMutableBufferPointer<CChar>.allocate(capacity: 4096)
         defer { log.deallocate() }
         log[0] = 0
-        let insns = [insn(BPF_JMP | BPF_CALL, imm: Int32(bitPattern: id)), exitInsn()]
-        return withLibbpfOptions(bpf_prog_load_opts.self) { opts in
-            opts.pointee.log_buf = log.baseAddress
-            opts.pointee.log_size = UInt32(log.count)
-            opts.pointee.log_level = 1
+        if probeLoad(programType: raw, insns: [insn(BPF_JMP | BPF_CALL, imm: Int32(bitPattern: id)), exitInsn()], log: log) {
+            return true
+        }
+        let e = errno
+        defer { errno = e }
+        let l = log.baseAddress!
+        return strstr(l, "invalid func ") == nil && strstr(l, "unknown func ") == nil
+            && strstr(l, "program of this type cannot use helper ") == nil
+    }
+
+    /// Whether the libbpf in use has no name for this program type (it is
+    /// newer than that libbpf; bpfswift names it from its own table).
+    static func libbpfLacksName(programType raw: UInt32) -> Bool {
+        libbpf_bpf_prog_type_str(bpf_prog_type(rawValue: raw)) == nil
+    }
+
+    /// One load of `insns` with the options libbpf's probes give the program
+    /// type (the expected attach type some types need, sleepable for
+    /// syscall programs); with `log`, the verifier's log at level 1. True
+    /// when the program loaded.
+    static func probeLoad(programType raw: UInt32, insns: [bpf_insn], log: UnsafeMutableBufferPointer<CChar>?) -> Bool {
+        withLibbpfOptions(bpf_prog_load_opts.self) { opts in
+            if let log {
+                opts.pointee.log_buf = log.baseAddress
+                opts.pointee.log_size = UInt32(log.count)
+                opts.pointee.log_level = 1
+            }
             switch bpf_prog_type(rawValue: raw) {
             case BPF_PROG_TYPE_CGROUP_SOCK_ADDR: opts.pointee.expected_attach_type = BPF_CGROUP_INET4_CONNECT
             case BPF_PROG_TYPE_CGROUP_SOCKOPT: opts.pointee.expected_attach_type = BPF_CGROUP_GETSOCKOPT
@@ -205,12 +234,7 @@ public enum FeatureProbe {
                 bpf_prog_load(bpf_prog_type(rawValue: raw), nil, "GPL", $0.baseAddress, $0.count, opts)
             }
             if fd >= 0 { close(fd); return true }
-            let e = errno
-            let l = log.baseAddress!
-            let refused = strstr(l, "invalid func ") != nil || strstr(l, "unknown func ") != nil
-                || strstr(l, "program of this type cannot use helper ") != nil
-            errno = e
-            return !refused
+            return false
         }
     }
 
