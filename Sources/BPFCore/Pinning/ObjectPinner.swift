@@ -571,8 +571,7 @@ private final class PinRun {
                 try? shared.removeContents(structOps: .none)
                 try? old.removeDirectory(ObjectTreeLayout.sharedDir)
             }
-            let recorded = (previous?.links ?? []).filter(\.pinHoldsMap).map { (pin: $0.pinName, id: $0.id) }
-            try? old.removeContents(structOps: .recorded(recorded))
+            try? old.removeContents(structOps: .recorded(previous?.links ?? []))
             if tree.parent.holds(old, at: claim.name) { try? tree.parent.removeDirectory(claim.name) }
             oldTree = nil
         }

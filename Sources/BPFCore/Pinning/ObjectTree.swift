@@ -269,8 +269,7 @@ public enum ObjectTree {
             try? tree.parent.rename(tree.stagingName, to: tree.base, flags: renameNoReplace, what: "")
             throw error
         }
-        let recorded = manifest.links.filter(\.pinHoldsMap).map { (pin: $0.pinName, id: $0.id) }
-        try dir.removeContents(structOps: .recorded(recorded))
+        try dir.removeContents(structOps: .recorded(manifest.links))
         if tree.parent.holds(dir, at: tree.stagingName) { try tree.parent.removeDirectory(tree.stagingName) }
         return manifest
     }

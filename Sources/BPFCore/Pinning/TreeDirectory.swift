@@ -296,9 +296,11 @@ final class TreeDirectory {
     /// Which struct_ops maps to unregister before removing a tree.
     enum StructOpsRemoval {
         case none
-        /// Pins under links/ that the manifest records as struct_ops maps, with
-        /// their ids: unregistered only where the pin holds that very map.
-        case recorded([(pin: String, id: UInt32)])
+        /// Pins under links/ that the manifest records, with their ids: struct_ops
+        /// maps are unregistered and links detached, only where the pin holds
+        /// that very object. Detaching here, not when the pin's inode is freed
+        /// (after an RCU grace period), means the hook is free when unpin returns.
+        case recorded([ObjectManifest.Link])
         /// Every struct_ops map pinned in maps/ or links/: for a staging
         /// directory of ours, where a killed run may have left no manifest.
         case everyPin
@@ -310,10 +312,16 @@ final class TreeDirectory {
             return
         case .recorded(let list):
             guard !list.isEmpty, let links = try? directory(ObjectTreeLayout.linksDir) else { return }
-            for (pin, id) in list {
-                guard let fd = try? links.openPinned(pin), Kernel.kind(of: fd) == .map,
-                      let s = try? PinnedObjectSummary.describe(fd), s.mapType == structOpsMapType, s.id == id else { continue }
-                _ = unregisterStructOpsMap(fd)
+            for link in list {
+                guard let fd = try? links.openPinned(link.pinName), let s = try? PinnedObjectSummary.describe(fd),
+                      s.id == link.id else { continue }
+                if link.pinHoldsMap {
+                    guard Kernel.kind(of: fd) == .map, s.mapType == structOpsMapType else { continue }
+                    _ = unregisterStructOpsMap(fd)
+                } else if Kernel.kind(of: fd) == .link {
+                    // Link types without a detach operation answer EOPNOTSUPP: they go with their pin.
+                    _ = bpf_link_detach(fd.rawValue)
+                }
             }
         case .everyPin:
             for dirName in [ObjectTreeLayout.linksDir, ObjectTreeLayout.mapsDir] {
