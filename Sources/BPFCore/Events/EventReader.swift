@@ -95,6 +95,10 @@ public final class EventReader: @unchecked Sendable {
         guard pagesPerCPU > 0, pagesPerCPU & (pagesPerCPU - 1) == 0 else {
             throw BPFError("read perf buffer \(name): \(pagesPerCPU) pages per CPU is not a power of two", errno: EINVAL)
         }
+        // libbpf multiplies the count by the page size in a size_t.
+        guard pagesPerCPU <= 1 << 24 else {
+            throw BPFError("read perf buffer \(name): \(pagesPerCPU) pages per CPU is more than \(1 << 24)", errno: E2BIG)
+        }
         let fd = try checkedMap(map, name: name, expect: BPF_MAP_TYPE_PERF_EVENT_ARRAY, "perf event array")
         let box = ReaderBox()
         clearLibbpfWarning()
