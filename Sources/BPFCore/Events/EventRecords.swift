@@ -85,13 +85,14 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
         /// for every record, a thread switch each).
         @inlinable
         public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
-            if index >= batch.ends.count {
+            if index >= batch.count {
                 guard try await refill(isolation: actor) else { return nil }
             }
-            let start = index == 0 ? 0 : batch.ends[index &- 1], end = batch.ends[index]
+            let ends = batch.ends.unsafelyUnwrapped
+            let start = index == 0 ? 0 : ends[index &- 1], end = ends[index]
             index &+= 1
             do {
-                return try batch.bytes.withUnsafeBytes { b in try decode(UnsafeRawBufferPointer(rebasing: b[start..<end])) }
+                return try decode(UnsafeRawBufferPointer(start: batch.bytes.unsafelyUnwrapped + start, count: end &- start))
             } catch {
                 finish()  // a bad record ends the loop
                 throw error
@@ -106,8 +107,8 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
                 stream = nil
                 throw failure
             }
-            if !batch.ends.isEmpty {
-                pump?.consumed(batch.ends.count)
+            if batch.count > 0 {
+                pump?.consumed(batch.count)
                 batch = RecordBatch()
                 index = 0
             }
@@ -115,7 +116,7 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
             stream = nil
             while true {
                 guard let next = try await s.next(isolation: actor) else { return false }
-                if next.ends.isEmpty { continue }
+                if next.count == 0 { continue }
                 stream = s
                 batch = next
                 return true
@@ -133,12 +134,33 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
 }
 
 /// Records as the reader thread copied them out of the kernel's buffer:
-/// their bytes back to back, and where each one ends.
+/// their bytes back to back, and where each one ends. Owns the memory.
 @usableFromInline
-struct RecordBatch: Sendable {
-    @usableFromInline var bytes: [UInt8] = []
-    @usableFromInline var ends: [Int] = []
-    @usableFromInline init() {}
+final class RecordBatch: @unchecked Sendable {
+    @usableFromInline let bytes: UnsafeMutableRawPointer?
+    @usableFromInline let ends: UnsafeMutablePointer<Int>?
+    @usableFromInline let count: Int
+
+    @usableFromInline init() {
+        bytes = nil
+        ends = nil
+        count = 0
+    }
+
+    /// Takes the sink's memory; the sink is empty after.
+    init(taking sink: inout RawSink) {
+        bytes = sink.bytes
+        ends = sink.ends
+        count = sink.count
+        let limit = sink.limit
+        sink = RawSink()
+        sink.limit = limit
+    }
+
+    deinit {
+        free(bytes)
+        free(ends)
+    }
 }
 
 /// The thread behind one iteration of `EventRecords`: blocks in epoll on
@@ -269,34 +291,28 @@ final class EventPump: @unchecked Sendable {
             // records (the consumer starts on the first while this thread
             // copies the next); a perf buffer's poll cannot stop midway
             // without skipping records, so its batches are what waited.
-            let limit = reader.kind == .ringBuffer ? Self.batchLimit : Int.max
+            var sink = RawSink()
+            sink.limit = reader.kind == .ringBuffer ? Self.batchLimit : Int.max
+            defer { free(sink.bytes); free(sink.ends) }
             var more = true
             while more {
-                var batch = RecordBatch()
-                more = false
                 do {
-                    try reader.consume(lost: { [onLost] lost in
+                    more = try reader.consumeRaw(&sink, lost: { [onLost] lost in
                         guard let onLost else {
                             throw BPFError("read perf buffer \(reader.mapNames.joined(separator: " + ")): \(lost)", errno: ENOBUFS)
                         }
                         onLost(lost)
-                    }) { bytes in
-                        batch.bytes.append(contentsOf: bytes)
-                        batch.ends.append(batch.bytes.count)
-                        if batch.ends.count >= limit { throw BatchFull() }
-                    }
-                } catch is BatchFull {
-                    more = true  // the record that filled it is in the batch; more may wait
+                    })
                 } catch {
                     // Records read before the failure still reach the consumer.
-                    if !batch.ends.isEmpty { continuation.yield(batch) }
+                    if sink.count > 0 { continuation.yield(RecordBatch(taking: &sink)) }
                     continuation.finish(throwing: error)
                     return
                 }
-                if batch.ends.isEmpty { break }
-                let count = batch.ends.count
+                if sink.count == 0 { break }
+                let count = sink.count
                 let now = pending.add(count, ordering: .acquiringAndReleasing).newValue
-                continuation.yield(batch)
+                continuation.yield(RecordBatch(taking: &sink))
                 if now > high {
                     paused.store(true, ordering: .sequentiallyConsistent)
                     try? control(EPOLL_CTL_MOD, readerFD, Self.readerToken, events: 0)
@@ -315,9 +331,6 @@ final class EventPump: @unchecked Sendable {
     /// Records per batch of a ring buffer.
     static var batchLimit: Int { 4096 }
 }
-
-/// Thrown by the pump's record handler to end a full batch.
-private struct BatchFull: Error {}
 
 /// What a new thread runs (a C thread entry cannot capture generic types).
 final class ThreadBody {
