@@ -32,6 +32,9 @@ let package = Package(
         // Shared by the test targets: fixtures, unique bpffs dirs, running the binary, bpftool oracle.
         .target(name: "TestSupport", dependencies: ["BPFCore"], path: "Tests/TestSupport"),
         .testTarget(name: "BPFCoreTests", dependencies: ["BPFCore", "TestSupport"]),
+        // The concurrency tests in the Swift 6 language mode (strict Sendable checks).
+        .testTarget(name: "BPFCoreSwift6Tests", dependencies: ["BPFCore", "TestSupport"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "BPFSwiftCLITests", dependencies: ["BPFSwiftCLI", "BPFCore", "TestSupport", "bpfswift"]),
     ],
     swiftLanguageModes: [.v5]

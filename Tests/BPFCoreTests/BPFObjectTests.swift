@@ -14,6 +14,27 @@ import TestSupport
         #expect(obj.program(named: "count_enter")?.sectionName == "tracepoint/syscalls/sys_enter_getpid")
     }
 
+    @Test func btfKeepsItsObjectAliveAndReleasesIt() throws {
+        weak var weakObject: BPFObject?
+        var btf: BTF? = try {
+            let o = try BPFObject.open(path: try Fixtures.object("counter"))
+            weakObject = o
+            return try #require(o.btf)
+        }()
+        // The caller dropped the object; the BTF, which lives inside it, holds it.
+        #expect(weakObject != nil)
+        let b = try #require(btf)
+        #expect(b.typeCount > 1)
+        // Reading types and names reads the object's memory.
+        #expect(b.find("count_enter", kind: .function) != nil)
+        #expect(b.find("hit_map", kind: .variable) != nil)
+        btf = nil
+        _ = b.typeCount
+        _ = consume b
+        // The last BTF reference gone: the object closes.
+        #expect(weakObject == nil)
+    }
+
     @Test func openMissingFileNamesTheFile() {
         do {
             _ = try BPFObject.open(path: "/nonexistent/x.bpf.o")

@@ -329,3 +329,68 @@ func readerThreadCPU() -> (ticks: Int, threads: Int) {
     }
     return (ticks, threads)
 }
+
+/// Sizes in bytes of this process's perf buffer mappings (one per CPU a
+/// perf buffer reads: `pages + 1` pages, the first one the header).
+func perfBufferMappings() -> [Int] {
+    // Read in a loop: /proc files have no size to read up to.
+    var bytes: [UInt8] = []
+    let fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+    if fd >= 0 {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        close(fd)
+    }
+    let maps = String(decoding: bytes, as: UTF8.self)
+    return maps.split(separator: "\n").compactMap { line -> Int? in
+        guard line.hasSuffix("[perf_event]") else { return nil }
+        let range = line.split(separator: " ")[0].split(separator: "-")
+        guard range.count == 2, let lo = Int(range[0], radix: 16), let hi = Int(range[1], radix: 16) else { return nil }
+        return hi - lo
+    }
+}
+
+extension EventReaderTests {
+    @Test func perfBufferPagesPerCPUSizesEachCPUsBuffer() async throws {
+        let f = try EventsFixture()
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        // The blocking reader: one mapping of 8 + 1 pages per online CPU.
+        do {
+            let rb = try f.pb.reader(pagesPerCPU: 8)
+            #expect(perfBufferMappings().filter { $0 == 9 * page }.count == cpus)
+            _ = rb
+        }
+        #expect(perfBufferMappings().filter { $0 == 9 * page }.isEmpty, "the reader unmapped its buffers")
+        // records(as:pagesPerCPU:): the loop's reader has 16 + 1 pages per CPU.
+        let started = Atomic<Bool>(false)
+        let consumer = Task { () throws -> Int in
+            var n = 0
+            for try await _ in f.pb.records(as: RawEvent.self, pagesPerCPU: 16) {
+                n += 1
+                started.store(true, ordering: .relaxed)
+                if n == 3 { break }
+            }
+            return n
+        }
+        for _ in 0..<500 where !started.load(ordering: .relaxed) {
+            f.trigger(1)
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(perfBufferMappings().filter { $0 == 17 * page }.count == cpus)
+        f.trigger(3)
+        #expect(try await consumer.value == 3)
+        #expect(perfBufferMappings().filter { $0 == 17 * page }.isEmpty)
+        // A page count that is not a power of two, or absurd, is an error of the loop.
+        await #expect {
+            for try await _ in f.pb.records(as: RawEvent.self, pagesPerCPU: 12) {}
+        } throws: { e in "\(e)".contains("read perf buffer pb: 12 pages per CPU is not a power of two") }
+        await #expect {
+            for try await _ in f.pb.records(as: RawEvent.self, pagesPerCPU: 1 << 40) {}
+        } throws: { e in "\(e)".contains("pages per CPU is more than") }
+    }
+}

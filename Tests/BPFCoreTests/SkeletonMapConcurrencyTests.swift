@@ -76,3 +76,48 @@ struct SkeletonMapConcurrencyTests {
         #expect { try second.skeleton.pin(at: dir.sub("x"), replace: true) } throws: { e in "\(e)".contains("already pinned") }
     }
 }
+
+@Suite(.serialized, .enabled(if: TestEnv.kernelTestsEnabled, "needs root and bpffs (run scripts/setup)"))
+struct SkeletonPerCPUMapTests {
+    @Test func perCPUMapIsALazySequenceWithSubscriptFlagsAndBatchOperations() throws {
+        let f = try EventsFixture(attach: false)
+        let m = try f.skeleton.perCPUMap("pcounts", key: UInt32.btfCodec, value: UInt64.btfCodec)
+        let cpus = SkeletonMap.possibleCPUs
+        func values(_ k: Int) -> [UInt64] { (0..<cpus).map { UInt64(k * 100 + $0) } }
+        // Batch update of 300 keys, one value per CPU each.
+        try m.update(batch: (0..<300).map { (UInt32($0), values($0)) })
+        // The lazy sequence (bpf_map_lookup_batch under the hood) sees them all.
+        var seen: [UInt32: [UInt64]] = [:]
+        for (k, v) in m { seen[k] = v }
+        #expect(seen.count == 300)
+        #expect(seen.allSatisfy { $0.value == values(Int($0.key)) })
+        #expect(m[7] == values(7))
+        #expect(m[4000] == nil)
+        #expect(try m.lookupAll(chunk: 7).count == 300)
+        // Flags: noExist on an existing key fails, exist on a missing key fails.
+        #expect { try m.update(7, values(1), flags: .noExist) } throws: { e in (e as? BPFError)?.errno == EEXIST }
+        #expect { try m.update(4000, values(1), flags: .exist) } throws: { e in (e as? BPFError)?.errno == ENOENT }
+        try m.update(7, allCPUs: 9, flags: .exist)
+        #expect(m[7] == Array(repeating: 9, count: cpus))
+        #expect { try m.update(batch: [(1, [1])]) } throws: { e in
+            cpus == 1 || "\(e)".contains("1 per-CPU values given, the host has \(cpus) possible CPUs")
+        }
+        try m.update(allCPUs: [(500, 5), (501, 6)])
+        #expect(m[501] == Array(repeating: 6, count: cpus))
+        // Batch updates take only the lock flag (the kernel's rule): said before the call.
+        #expect { try m.update(allCPUs: [(502, 1)], flags: .noExist) } throws: { e in
+            "\(e)".contains("batch update map pcounts: flags other than lock do not apply to batch updates")
+        }
+        // Batch delete, then a missing key in a batch is an error naming the map.
+        try m.delete(batch: (0..<100).map { UInt32($0) })
+        #expect(Array(m).count == 202)
+        #expect { try m.delete(batch: [1]) } throws: { e in "\(e)".contains("batch delete from map pcounts") }
+        #expect(try m.delete(150))
+        #expect(try !m.delete(150))
+        #expect(Array(m).count == 201)
+        // The kernel's view of the map matches: bpftool counts the entries.
+        let id = try MapInfo(fd: try m.map.duplicateFD()).id
+        let dump = try Bpftool.json(["map", "dump", "id", "\(id)"])
+        #expect((dump as? [Any])?.count == 201)
+    }
+}

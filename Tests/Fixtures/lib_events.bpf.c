@@ -22,6 +22,8 @@ struct event *unused_event __attribute__((unused));
 const volatile __u64 want_arg = 0;
 const volatile __u32 big = 0;
 __u32 seq = 0;
+// Written only from user space (the concurrency tests' global).
+__u64 marker = 0;
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -45,6 +47,14 @@ struct {
     __type(key, __u32);
     __type(value, __u64);
 } counts SEC(".maps");
+
+// Not written by the program: the per-CPU map the library's map tests use.
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(max_entries, 512);
+    __type(key, __u32);
+    __type(value, __u64);
+} pcounts SEC(".maps");
 
 SEC("tracepoint/syscalls/sys_enter_getpgid")
 int produce(struct trace_event_raw_sys_enter *ctx)

@@ -88,11 +88,14 @@ public final class BTF {
     private var cache: [UInt32: BTFType] = [:]
     /// The base BTF for split BTF (module BTF on vmlinux); kept alive here.
     private let base: BTF?
+    // What a borrowed handle lives in (a BPFObject): kept alive while this is.
+    private let owner: AnyObject?
 
-    init(handle: OpaquePointer, owned: Bool, base: BTF? = nil) {
+    init(handle: OpaquePointer, owned: Bool, base: BTF? = nil, owner: AnyObject? = nil) {
         self.handle = handle
         self.owned = owned
         self.base = base
+        self.owner = owner
     }
 
     deinit { if owned { btf__free(handle) } }
@@ -149,12 +152,16 @@ public final class BTF {
 
     /// BTF from raw bytes (a .BTF section). Calls `btf__new`.
     public static func parse(bytes: [UInt8]) throws(BPFError) -> BTF {
-        let p: OpaquePointer? = bytes.withUnsafeBytes { raw in btf__new(raw.baseAddress, UInt32(raw.count)) }
+        guard let size = UInt32(exactly: bytes.count) else {
+            throw BPFError("parse BTF: \(bytes.count) bytes is more than BTF can hold", errno: E2BIG)
+        }
+        let p: OpaquePointer? = bytes.withUnsafeBytes { raw in btf__new(raw.baseAddress, size) }
         return BTF(handle: try checkPointer(p, "parse BTF"), owned: true)
     }
 
-    /// Wraps a `struct btf *` owned by someone else (e.g. a bpf_object).
-    static func borrowing(_ p: OpaquePointer) -> BTF { BTF(handle: p, owned: false) }
+    /// Wraps a `struct btf *` that lives in `owner` (e.g. a bpf_object's
+    /// BTF in its BPFObject), which this keeps alive.
+    static func borrowing(_ p: OpaquePointer, owner: AnyObject) -> BTF { BTF(handle: p, owned: false, owner: owner) }
 
     // MARK: access
 

@@ -95,6 +95,10 @@ public final class EventReader: @unchecked Sendable {
         guard pagesPerCPU > 0, pagesPerCPU & (pagesPerCPU - 1) == 0 else {
             throw BPFError("read perf buffer \(name): \(pagesPerCPU) pages per CPU is not a power of two", errno: EINVAL)
         }
+        // libbpf multiplies the count by the page size in a size_t.
+        guard pagesPerCPU <= 1 << 24 else {
+            throw BPFError("read perf buffer \(name): \(pagesPerCPU) pages per CPU is more than \(1 << 24)", errno: E2BIG)
+        }
         let fd = try checkedMap(map, name: name, expect: BPF_MAP_TYPE_PERF_EVENT_ARRAY, "perf event array")
         let box = ReaderBox()
         clearLibbpfWarning()
@@ -195,6 +199,32 @@ public final class EventReader: @unchecked Sendable {
         }
     }
 
+    /// Copies every record that waits now into `sink` (the reader thread of
+    /// `records(as:)`): no Swift closure or reference count per record.
+    /// Returns true when the sink filled up before the records ended.
+    func consumeRaw(_ sink: UnsafeMutablePointer<RawSink>, lost: ((LostSamples) throws -> Void)?) throws -> Bool {
+        try lock.withLock { _ in
+            for b in boxes { b.sink = sink }
+            onLost = lost
+            handlerError = nil
+            defer {
+                for b in boxes { b.sink = nil }
+                onLost = nil
+                handlerError = nil
+            }
+            let r = kind == .ringBuffer ? ring_buffer__consume(handle) : perf_buffer__consume(handle)
+            if let e = handlerError { throw e }
+            if sink.pointee.outOfMemory { throw BPFError("read \(label): out of memory for a batch of records", errno: ENOMEM) }
+            if sink.pointee.full { return true }
+            if r < 0 {
+                let e = r == -1 ? Glibc.errno : -r
+                if e == EINTR { return false }
+                throw BPFError("consume \(label)", errno: e)
+            }
+            return false
+        }
+    }
+
     // Called by the C callbacks, on the polling thread, under the lock.
     fileprivate func deliver(_ data: UnsafeRawPointer?, _ size: Int) -> Int32 {
         if handlerError != nil { return -ECANCELED }
@@ -243,18 +273,64 @@ func timeoutMilliseconds(_ d: Duration?) -> Int32 {
 /// before them, so the reference needs no counting on the hot path.
 private final class ReaderBox {
     unowned(unsafe) var reader: EventReader?
+    // Set during consumeRaw: records are copied here.
+    var sink: UnsafeMutablePointer<RawSink>?
+}
+
+/// Records copied back to back into malloc'd memory, with where each ends:
+/// what the reader thread of `records(as:)` hands the consumer.
+struct RawSink {
+    var bytes: UnsafeMutableRawPointer?
+    var used = 0
+    var capacity = 0
+    var ends: UnsafeMutablePointer<Int>?
+    var count = 0
+    var endsCapacity = 0
+    /// Records after which the sink is full (the callback stops the ring).
+    var limit = Int.max
+    var full = false
+    var outOfMemory = false
+
+    /// Appends one record; false to stop reading (full, or no memory).
+    mutating func append(_ data: UnsafeRawPointer?, _ size: Int) -> Bool {
+        if used &+ size > capacity {
+            let want = Swift.max(capacity * 2, used + size, 1 << 16)
+            guard let p = realloc(bytes, want) else { outOfMemory = true; return false }
+            bytes = p
+            capacity = want
+        }
+        if count == endsCapacity {
+            let want = Swift.max(endsCapacity * 2, 1024)
+            guard let p = realloc(ends, want * MemoryLayout<Int>.stride) else { outOfMemory = true; return false }
+            ends = p.assumingMemoryBound(to: Int.self)
+            endsCapacity = want
+        }
+        if size > 0, let data { (bytes.unsafelyUnwrapped + used).copyMemory(from: data, byteCount: size) }
+        used &+= size
+        ends.unsafelyUnwrapped[count] = used
+        count &+= 1
+        if count >= limit { full = true; return false }
+        return true
+    }
 }
 
 private let ringSample: ring_buffer_sample_fn = { ctx, data, size in
     guard let ctx else { return 0 }
-    let box = Unmanaged<ReaderBox>.fromOpaque(ctx).takeUnretainedValue()
-    return box.reader?.deliver(data, size) ?? 0
+    return Unmanaged<ReaderBox>.fromOpaque(ctx)._withUnsafeGuaranteedRef { box in
+        if let sink = box.sink { return sink.pointee.append(data, size) ? 0 : -ECANCELED }
+        return box.reader?.deliver(data, size) ?? 0
+    }
 }
 
 private let perfSample: perf_buffer_sample_fn = { ctx, _, data, size in
     guard let ctx else { return }
-    let box = Unmanaged<ReaderBox>.fromOpaque(ctx).takeUnretainedValue()
-    _ = box.reader?.deliver(data, Int(size))
+    Unmanaged<ReaderBox>.fromOpaque(ctx)._withUnsafeGuaranteedRef { box in
+        if let sink = box.sink {
+            _ = sink.pointee.append(data, Int(size))  // no limit for perf buffers
+            return
+        }
+        _ = box.reader?.deliver(data, Int(size))
+    }
 }
 
 private let perfLost: perf_buffer_lost_fn = { ctx, cpu, count in

@@ -28,7 +28,7 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
     public static var highWater: Int { 65536 }
 
     let open: @Sendable () throws(BPFError) -> EventReader
-    let decode: @Sendable (UnsafeRawBufferPointer) throws(BPFError) -> Element
+    @usableFromInline let decode: @Sendable (UnsafeRawBufferPointer) throws(BPFError) -> Element
     let onLost: (@Sendable (LostSamples) -> Void)?
 
     /// Records decoded by `decode` from the reader `open` makes when the
@@ -45,61 +45,130 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
     public func makeAsyncIterator() -> Iterator {
         do {
             let reader = try open()
-            let (stream, continuation) = AsyncThrowingStream<[Element], any Error>.makeStream()
-            let pump = try EventPump<Element>(reader: reader, continuation: continuation, decode: decode, onLost: onLost)
+            let (stream, continuation) = AsyncThrowingStream<RecordBatch, any Error>.makeStream()
+            let pump = try EventPump(reader: reader, continuation: continuation, onLost: onLost)
             continuation.onTermination = { _ in pump.stop() }
             try pump.start()
-            return Iterator(stream: stream.makeAsyncIterator(), pump: pump, failure: nil)
+            return Iterator(stream: stream.makeAsyncIterator(), pump: pump, failure: nil, decode: decode)
         } catch {
-            return Iterator(stream: nil, pump: nil, failure: error)
+            return Iterator(stream: nil, pump: nil, failure: error, decode: decode)
         }
     }
 
+    /// Hands out the records of the batch in hand, decoding each as it goes
+    /// (in the consumer's code: inlinable, so specialized for `Element`),
+    /// and waits for the reader thread's next batch when it runs out.
     public struct Iterator: AsyncIteratorProtocol {
-        var stream: AsyncThrowingStream<[Element], any Error>.Iterator?
-        let pump: EventPump<Element>?
+        var stream: AsyncThrowingStream<RecordBatch, any Error>.Iterator?
+        let pump: EventPump?
         var failure: (any Error)?
-        var batch: [Element] = []
-        var index = 0
+        @usableFromInline var batch = RecordBatch()
+        @usableFromInline var index = 0
+        @usableFromInline let decode: @Sendable (UnsafeRawBufferPointer) throws(BPFError) -> Element
 
-        init(stream: AsyncThrowingStream<[Element], any Error>.Iterator?, pump: EventPump<Element>?, failure: (any Error)?) {
+        init(stream: AsyncThrowingStream<RecordBatch, any Error>.Iterator?, pump: EventPump?, failure: (any Error)?,
+             decode: @escaping @Sendable (UnsafeRawBufferPointer) throws(BPFError) -> Element) {
             self.stream = stream
             self.pump = pump
             self.failure = failure
+            self.decode = decode
         }
 
+        @inlinable
         public mutating func next() async throws -> Element? {
-            if index < batch.count {
-                defer { index += 1 }
-                return batch[index]
+            try await next(isolation: nil)
+        }
+
+        /// The next record, on the caller's executor: a record of the batch
+        /// in hand is decoded and returned without suspending (a loop on the
+        /// main actor would otherwise hop to the global executor and back
+        /// for every record, a thread switch each).
+        @inlinable
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Element? {
+            if index >= batch.count {
+                guard try await refill(isolation: actor) else { return nil }
             }
+            let ends = batch.ends.unsafelyUnwrapped
+            let start = index == 0 ? 0 : ends[index &- 1], end = ends[index]
+            index &+= 1
+            do {
+                return try decode(UnsafeRawBufferPointer(start: batch.bytes.unsafelyUnwrapped + start, count: end &- start))
+            } catch {
+                finish()  // a bad record ends the loop
+                throw error
+            }
+        }
+
+        /// Waits for the next batch; false at the end of the records.
+        @usableFromInline
+        mutating func refill(isolation actor: isolated (any Actor)?) async throws -> Bool {
             if let failure {
                 self.failure = nil
                 stream = nil
                 throw failure
             }
-            if !batch.isEmpty {
+            if batch.count > 0 {
                 pump?.consumed(batch.count)
-                batch = []
+                batch = RecordBatch()
                 index = 0
             }
-            guard stream != nil, let next = try await stream!.next() else {
-                stream = nil
-                return nil
+            guard var s = stream else { return false }
+            stream = nil
+            while true {
+                guard let next = try await s.next(isolation: actor) else { return false }
+                if next.count == 0 { continue }
+                stream = s
+                batch = next
+                return true
             }
-            batch = next
-            index = 1
-            return next[0]
         }
+
+        /// Ends the iteration (the stream's end stops the reader thread).
+        @usableFromInline
+        mutating func finish() {
+            stream = nil
+            batch = RecordBatch()
+            index = 0
+        }
+    }
+}
+
+/// Records as the reader thread copied them out of the kernel's buffer:
+/// their bytes back to back, and where each one ends. Owns the memory.
+@usableFromInline
+final class RecordBatch: @unchecked Sendable {
+    @usableFromInline let bytes: UnsafeMutableRawPointer?
+    @usableFromInline let ends: UnsafeMutablePointer<Int>?
+    @usableFromInline let count: Int
+
+    @usableFromInline init() {
+        bytes = nil
+        ends = nil
+        count = 0
+    }
+
+    /// Takes the sink's memory; the sink is empty after.
+    init(taking sink: inout RawSink) {
+        bytes = sink.bytes
+        ends = sink.ends
+        count = sink.count
+        let limit = sink.limit
+        sink = RawSink()
+        sink.limit = limit
+    }
+
+    deinit {
+        free(bytes)
+        free(ends)
     }
 }
 
 /// The thread behind one iteration of `EventRecords`: blocks in epoll on
 /// the reader's epoll fd, a stop eventfd and a resume eventfd.
-final class EventPump<Element>: @unchecked Sendable {
+@usableFromInline
+final class EventPump: @unchecked Sendable {
     private var reader: EventReader?
-    private let continuation: AsyncThrowingStream<[Element], any Error>.Continuation
-    private let decode: @Sendable (UnsafeRawBufferPointer) throws(BPFError) -> Element
+    private let continuation: AsyncThrowingStream<RecordBatch, any Error>.Continuation
     private let onLost: (@Sendable (LostSamples) -> Void)?
     private let epfd: FileDescriptor
     private let stopFD: FileDescriptor
@@ -117,12 +186,10 @@ final class EventPump<Element>: @unchecked Sendable {
     private static var resumeToken: UInt64 { 2 }
     private static var readerToken: UInt64 { 3 }
 
-    init(reader: EventReader, continuation: AsyncThrowingStream<[Element], any Error>.Continuation,
-         decode: @escaping @Sendable (UnsafeRawBufferPointer) throws(BPFError) -> Element,
+    init(reader: EventReader, continuation: AsyncThrowingStream<RecordBatch, any Error>.Continuation,
          onLost: (@Sendable (LostSamples) -> Void)?) throws(BPFError) {
         self.reader = reader
         self.continuation = continuation
-        self.decode = decode
         self.onLost = onLost
         readerFD = reader.fd
         let ep = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -178,7 +245,7 @@ final class EventPump<Element>: @unchecked Sendable {
     /// The consumer took `n` records; resumes a paused thread once it has caught up.
     func consumed(_ n: Int) {
         let now = pending.subtract(n, ordering: .acquiringAndReleasing).newValue
-        if now <= EventRecords<Element>.highWater / 2 && paused.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
+        if now <= EventRecords<Void>.highWater / 2 && paused.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
             var one: UInt64 = 1
             _ = write(resumeFD.rawValue, &one, 8)
         }
@@ -192,7 +259,7 @@ final class EventPump<Element>: @unchecked Sendable {
             if endedByPump { pthread_detach(pthread_self()) }
         }
         var events = [epoll_event](repeating: epoll_event(), count: 4)
-        let high = EventRecords<Element>.highWater
+        let high = EventRecords<Void>.highWater
         // The first round reads what waited before the loop started without
         // waiting: a perf event reports readiness once per wakeup, and that
         // one may have been taken before this epoll set existed.
@@ -220,36 +287,49 @@ final class EventPump<Element>: @unchecked Sendable {
                 }
             }
             guard ready, let reader else { continue }
-            var batch: [Element] = []
-            do {
-                try reader.consume(lost: { [onLost] lost in
-                    guard let onLost else {
-                        throw BPFError("read perf buffer \(reader.mapNames.joined(separator: " + ")): \(lost)", errno: ENOBUFS)
-                    }
-                    onLost(lost)
-                }) { bytes in
-                    batch.append(try decode(bytes))
+            // Ring buffers are read in batches of at most `batchLimit`
+            // records (the consumer starts on the first while this thread
+            // copies the next); a perf buffer's poll cannot stop midway
+            // without skipping records, so its batches are what waited.
+            var sink = RawSink()
+            sink.limit = reader.kind == .ringBuffer ? Self.batchLimit : Int.max
+            defer { free(sink.bytes); free(sink.ends) }
+            var more = true
+            while more {
+                do {
+                    more = try reader.consumeRaw(&sink, lost: { [onLost] lost in
+                        guard let onLost else {
+                            throw BPFError("read perf buffer \(reader.mapNames.joined(separator: " + ")): \(lost)", errno: ENOBUFS)
+                        }
+                        onLost(lost)
+                    })
+                } catch {
+                    // Records read before the failure still reach the consumer.
+                    if sink.count > 0 { continuation.yield(RecordBatch(taking: &sink)) }
+                    continuation.finish(throwing: error)
+                    return
                 }
-            } catch {
-                // Records decoded before the bad one still reach the consumer.
-                if !batch.isEmpty { continuation.yield(batch) }
-                continuation.finish(throwing: error)
-                return
-            }
-            if batch.isEmpty { continue }
-            let now = pending.add(batch.count, ordering: .acquiringAndReleasing).newValue
-            continuation.yield(batch)
-            if now > high {
-                paused.store(true, ordering: .sequentiallyConsistent)
-                try? control(EPOLL_CTL_MOD, readerFD, Self.readerToken, events: 0)
-                // The consumer may have caught up before it could see the flag.
-                if pending.load(ordering: .sequentiallyConsistent) <= high / 2,
-                   paused.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
-                    try? control(EPOLL_CTL_MOD, readerFD, Self.readerToken, events: EPOLLIN.rawValue)
+                if sink.count == 0 { break }
+                let count = sink.count
+                let now = pending.add(count, ordering: .acquiringAndReleasing).newValue
+                continuation.yield(RecordBatch(taking: &sink))
+                if now > high {
+                    paused.store(true, ordering: .sequentiallyConsistent)
+                    try? control(EPOLL_CTL_MOD, readerFD, Self.readerToken, events: 0)
+                    // The consumer may have caught up before it could see the flag.
+                    if pending.load(ordering: .sequentiallyConsistent) <= high / 2,
+                       paused.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
+                        try? control(EPOLL_CTL_MOD, readerFD, Self.readerToken, events: EPOLLIN.rawValue)
+                    } else {
+                        break  // resumed through the resume eventfd
+                    }
                 }
             }
         }
     }
+
+    /// Records per batch of a ring buffer.
+    static var batchLimit: Int { 4096 }
 }
 
 /// What a new thread runs (a C thread entry cannot capture generic types).
@@ -259,14 +339,21 @@ final class ThreadBody {
 }
 
 /// Decoders of one record into a Swift value, checking its size.
+@usableFromInline
 enum RecordDecoding {
     /// Ring buffer records have the size the producer gave; perf buffer
     /// records are padded by the kernel to a multiple of 8 bytes (with the
     /// 4-byte size header), so up to 7 extra bytes are padding.
+    @inlinable
     static func check(_ bytes: UnsafeRawBufferPointer, expected: Int, type: Any.Type, map: String, perf: Bool) throws(BPFError) {
         let n = bytes.count
         if n == expected || (perf && n > expected && n - expected < 8) { return }
-        throw BPFError("read \(perf ? "perf buffer" : "ring buffer") \(map): a record of \(n) bytes, "
-                       + "but \(String(reflecting: type)) is \(expected) bytes", errno: EBADMSG)
+        throw mismatch(n, expected: expected, type: type, map: map, perf: perf)
+    }
+
+    @usableFromInline
+    static func mismatch(_ n: Int, expected: Int, type: Any.Type, map: String, perf: Bool) -> BPFError {
+        BPFError("read \(perf ? "perf buffer" : "ring buffer") \(map): a record of \(n) bytes, "
+                 + "but \(String(reflecting: type)) is \(expected) bytes", errno: EBADMSG)
     }
 }

@@ -25,10 +25,14 @@ extension SkeletonMap {
     /// The records as typed values, decoded at their BTF offsets (generated
     /// `Types.<name>`). A record whose size is not `T.btfSize` ends the
     /// loop with an error naming both sizes. Lost perf samples go to
-    /// `onLost`, or end the loop with an error when it is nil.
-    public func records<T: BTFCodable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<T> {
+    /// `onLost`, or end the loop with an error when it is nil. A perf event
+    /// array gets `pagesPerCPU` pages of buffer for each CPU (a power of
+    /// two; libbpf's `page_cnt`); ring buffers have the size of their map.
+    @inlinable
+    public func records<T: BTFCodable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
+                       pagesPerCPU: Int = 64) -> EventRecords<T> {
         let perf = isPerfEventArray, name = name, size = T.btfSize
-        return EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> T in
+        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> T in
             try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
             return T(btfBytes: b)
         }
@@ -37,26 +41,32 @@ extension SkeletonMap {
     /// The records as values of a plain Swift type laid out like the C
     /// record (`MemoryLayout<T>.size` bytes, copied as they are). A record
     /// of another size ends the loop with an error naming both sizes.
-    public func records<T: BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<T> {
+    @inlinable
+    public func records<T: BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
+                       pagesPerCPU: Int = 64) -> EventRecords<T> {
         let perf = isPerfEventArray, name = name, size = MemoryLayout<T>.size
-        return EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> T in
+        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> T in
             try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
             return b.loadUnaligned(as: T.self)
         }
     }
 
     /// For types that are both (integers): decoded as BTF values.
-    public func records<T: BTFCodable & BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<T> {
+    @inlinable
+    public func records<T: BTFCodable & BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
+                       pagesPerCPU: Int = 64) -> EventRecords<T> {
         let perf = isPerfEventArray, name = name, size = T.btfSize
-        return EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> T in
+        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> T in
             try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
             return T(btfBytes: b)
         }
     }
 
     /// The records as bytes, whatever their size.
-    public func records(onLost: (@Sendable (LostSamples) -> Void)? = nil) -> EventRecords<[UInt8]> {
-        EventRecords(open: { () throws(BPFError) in try self.reader() }, onLost: onLost) { (b) throws(BPFError) -> [UInt8] in Array(b) }
+    @inlinable
+    public func records(onLost: (@Sendable (LostSamples) -> Void)? = nil,
+                       pagesPerCPU: Int = 64) -> EventRecords<[UInt8]> {
+        EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> [UInt8] in Array(b) }
     }
 }
 

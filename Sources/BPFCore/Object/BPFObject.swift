@@ -44,6 +44,7 @@ public final class BPFObject: @unchecked Sendable {
 
     /// Opens an ELF object file. Calls `bpf_object__open_file`.
     public static func open(path: String, options: ObjectOpenOptions = .init()) throws(BPFError) -> BPFObject {
+        if path.utf8.contains(0) { throw BPFError("open BPF object \(String(reflecting: path)): the path contains a NUL byte", errno: EINVAL) }
         clearLibbpfWarning()
         let p = withOpenOpts(options) { opts in bpf_object__open_file(path, opts) }
         guard let p else {
@@ -109,20 +110,21 @@ public final class BPFObject: @unchecked Sendable {
 
     /// The map called `name` (its libbpf name, e.g. "counter.bss" or "hit_map").
     public func map(named name: String) -> ObjectMap? {
-        guard let m = bpf_object__find_map_by_name(handle, name) else { return nil }
+        guard !name.utf8.contains(0), let m = bpf_object__find_map_by_name(handle, name) else { return nil }
         return ObjectMap(object: self, handle: m)
     }
 
     /// The program whose function is called `name`.
     public func program(named name: String) -> ObjectProgram? {
-        guard let p = bpf_object__find_program_by_name(handle, name) else { return nil }
+        guard !name.utf8.contains(0), let p = bpf_object__find_program_by_name(handle, name) else { return nil }
         return ObjectProgram(object: self, handle: p)
     }
 
-    /// The object's BTF, if it has any. Calls `bpf_object__btf`.
+    /// The object's BTF, if it has any; it keeps the object alive (the BTF
+    /// lives in it). Calls `bpf_object__btf`.
     public var btf: BTF? {
         guard let b = bpf_object__btf(handle) else { return nil }
-        return BTF.borrowing(b)
+        return BTF.borrowing(b, owner: self)
     }
 
     /// Creates the maps and loads the programs into the kernel. Calls `bpf_object__load`.

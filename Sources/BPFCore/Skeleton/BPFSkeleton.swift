@@ -52,18 +52,27 @@ public final class BPFSkeleton: @unchecked Sendable {
 
     // MARK: lookups the generated code makes at init
 
+    /// C stops a string at its first NUL: such a name would find another map.
+    private func rejectNUL(_ name: String, _ what: String) throws(BPFError) {
+        if name.utf8.contains(0) {
+            throw BPFError("skeleton of \(object.name): \(what) name \(String(reflecting: name)) contains a NUL byte", errno: EINVAL)
+        }
+    }
+
     private func mismatch(_ what: String) -> BPFError {
         BPFError("skeleton of \(object.name): the embedded object has no \(what); regenerate the skeleton", errno: ENOENT)
     }
 
     /// The map named `name` in the object.
     public func objectMap(_ name: String) throws(BPFError) -> ObjectMap {
+        try rejectNUL(name, "map")
         guard let m = object.map(named: name) else { throw mismatch("map \(name)") }
         return m
     }
 
     /// The program whose function is `name`.
     public func program(_ name: String) throws(BPFError) -> ObjectProgram {
+        try rejectNUL(name, "program")
         guard let p = object.program(named: name) else { throw mismatch("program \(name)") }
         return p
     }
@@ -180,6 +189,9 @@ public final class BPFSkeleton: @unchecked Sendable {
     }
 
     private func pinLocked(at path: String, replace: Bool) throws(BPFError) {
+        if path.utf8.contains(0) {
+            throw BPFError("pin skeleton of \(object.name) at \(String(reflecting: path)): the path contains a NUL byte", errno: EINVAL)
+        }
         guard object.isLoaded else { throw BPFError("pin skeleton of \(object.name) at \(path): not loaded", errno: EINVAL) }
         if let p = pinnedPath { throw BPFError("pin skeleton of \(object.name) at \(path): already pinned at \(p)", errno: EBUSY) }
         var exe = [CChar](repeating: 0, count: 4096)

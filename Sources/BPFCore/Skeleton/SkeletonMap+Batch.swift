@@ -10,6 +10,8 @@ extension SkeletonMap {
     public func lookupBatch(after token: [UInt8]?, maxCount: Int = 128) throws(BPFError) -> (entries: [(key: [UInt8], value: [UInt8])], next: [UInt8]?) {
         guard let f = fd, map.object.isLoaded else { throw BPFError("batch look up in map \(name): map is not loaded", errno: EBADF) }
         guard maxCount > 0 else { throw BPFError("batch look up in map \(name): count \(maxCount) is not positive", errno: EINVAL) }
+        // The kernel hands back at most the map's entries: no bigger buffers than that.
+        let maxCount = Swift.min(maxCount, Swift.max(maxEntries, 1))
         let tokenSize = max(keySize, 8)
         if let token, token.count != tokenSize {
             throw BPFError("batch look up in map \(name): a token of \(token.count) bytes, not \(tokenSize)", errno: EINVAL)
@@ -47,6 +49,13 @@ extension SkeletonMap {
     /// Creates or replaces every entry in one call. Calls `bpf_map_update_batch`.
     public func updateBatch(_ entries: [(key: [UInt8], value: [UInt8])], flags: UpdateFlags = .any) throws(BPFError) {
         guard let f = fd, map.object.isLoaded else { throw BPFError("batch update map \(name): map is not loaded", errno: EBADF) }
+        guard flags.subtracting(.lock).isEmpty else {
+            throw BPFError("batch update map \(name): flags other than lock do not apply to batch updates "
+                           + "(the kernel takes BPF_F_LOCK only)", errno: EINVAL)
+        }
+        guard let _ = UInt32(exactly: entries.count) else {
+            throw BPFError("batch update map \(name): \(entries.count) entries are more than one call takes", errno: E2BIG)
+        }
         var keys: [UInt8] = [], values: [UInt8] = []
         for (i, e) in entries.enumerated() {
             guard e.key.count == keySize, e.value.count == valueBufferSize else {
@@ -77,7 +86,9 @@ extension SkeletonMap {
             flat += k
         }
         if keys.isEmpty { return }
-        var count = UInt32(keys.count)
+        guard var count = UInt32(exactly: keys.count) else {
+            throw BPFError("batch delete from map \(name): \(keys.count) keys are more than one call takes", errno: E2BIG)
+        }
         let r = flat.withUnsafeBytes { k in bpf_map_delete_batch(f, k.baseAddress, &count, nil) }
         try check(r, "batch delete from map \(name) (\(count) of \(keys.count) keys deleted)")
     }
@@ -177,6 +188,55 @@ extension SkeletonTypedMap: Sequence {
             for e in r.entries {
                 out.append((e.key.withUnsafeBytes { keyCodec.load($0, at: 0) }, e.value.withUnsafeBytes { valueCodec.load($0, at: 0) }))
             }
+            token = r.next
+        } while token != nil
+        return out
+    }
+}
+
+extension SkeletonPerCPUMap: Sequence {
+    /// The entries with one value per possible CPU, lazily, in batches:
+    /// `for (key, values) in map`.
+    public func makeIterator() -> TypedMapEntries<Key, [Value]> {
+        TypedMapEntries(map: self) { [keyCodec] k, v in
+            (k.withUnsafeBytes { keyCodec.load($0, at: 0) }, self.decodeSlots(v))
+        }
+    }
+
+    /// The value of each possible CPU at `key`, or nil when there is none or
+    /// the lookup failed (`lookup` says why). Calls `bpf_map__lookup_elem`.
+    public subscript(key: Key) -> [Value]? {
+        (try? lookup(key)) ?? nil
+    }
+
+    /// Sets every key's per-CPU values in one call (each `values.count`
+    /// must be `SkeletonMap.possibleCPUs`). Calls `bpf_map_update_batch`.
+    public func update(batch: [(Key, [Value])], flags: UpdateFlags = .any) throws(BPFError) {
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        entries.reserveCapacity(batch.count)
+        for (k, vs) in batch { entries.append((keyCodec.encode(k), try encodeSlots(vs, "batch update"))) }
+        try updateBatch(entries, flags: flags)
+    }
+
+    /// Sets the same value on every CPU of every key, in one call.
+    public func update(allCPUs batch: [(Key, Value)], flags: UpdateFlags = .any) throws(BPFError) {
+        let n = SkeletonMap.possibleCPUs
+        try update(batch: batch.map { ($0.0, Array(repeating: $0.1, count: n)) }, flags: flags)
+    }
+
+    /// Deletes every key in one call. Calls `bpf_map_delete_batch`.
+    public func delete(batch keys: [Key]) throws(BPFError) {
+        try deleteBatch(keys.map { keyCodec.encode($0) })
+    }
+
+    /// Every entry with its per-CPU values, read in batches of `chunk`.
+    /// Calls `bpf_map_lookup_batch`.
+    public func lookupAll(chunk: Int = 128) throws(BPFError) -> [(key: Key, values: [Value])] {
+        var out: [(key: Key, values: [Value])] = []
+        var token: [UInt8]? = nil
+        repeat {
+            let r = try lookupBatch(after: token, maxCount: chunk)
+            for e in r.entries { out.append((e.key.withUnsafeBytes { keyCodec.load($0, at: 0) }, decodeSlots(e.value))) }
             token = r.next
         } while token != nil
         return out

@@ -211,10 +211,28 @@ public final class SkeletonPerCPUMap<Key, Value>: SkeletonMap {
 
     private var slotStride: Int { (valueSize + 7) / 8 * 8 }
 
-    private func decodeSlots(_ bytes: [UInt8]) -> [Value] {
-        bytes.withUnsafeBytes { b in
-            (0..<bytes.count / slotStride).map { valueCodec.load(b, at: $0 * slotStride) }
+    func decodeSlots(_ bytes: [UInt8]) -> [Value] {
+        let stride = slotStride
+        guard stride > 0, valueCodec.size <= stride else { return [] }
+        return bytes.withUnsafeBytes { b in
+            (0..<bytes.count / stride).map { valueCodec.load(b, at: $0 * stride) }
         }
+    }
+
+    /// The bytes of one per-CPU value (`values.count` must be `SkeletonMap.possibleCPUs`).
+    func encodeSlots(_ values: [Value], _ what: String) throws(BPFError) -> [UInt8] {
+        let n = SkeletonMap.possibleCPUs
+        guard values.count == n else {
+            throw BPFError("\(what) map \(name): \(values.count) per-CPU values given, the host has \(n) possible CPUs", errno: EINVAL)
+        }
+        guard valueCodec.size <= slotStride else {
+            throw BPFError("\(what) map \(name): the value type has \(valueCodec.size) bytes, the map's values have \(valueSize)", errno: EINVAL)
+        }
+        var bytes = [UInt8](repeating: 0, count: valueBufferSize)
+        bytes.withUnsafeMutableBytes { b in
+            for (i, v) in values.enumerated() { valueCodec.store(v, b, at: i * slotStride) }
+        }
+        return bytes
     }
 
     /// The value of each possible CPU at `key`, or nil. Calls `bpf_map__lookup_elem`.
@@ -226,15 +244,7 @@ public final class SkeletonPerCPUMap<Key, Value>: SkeletonMap {
     /// Sets the value of each possible CPU (`values.count` must be
     /// `SkeletonMap.possibleCPUs`). Calls `bpf_map__update_elem`.
     public func update(_ key: Key, _ values: [Value], flags: UpdateFlags = .any) throws(BPFError) {
-        let n = SkeletonMap.possibleCPUs
-        guard values.count == n else {
-            throw BPFError("update map \(name): \(values.count) per-CPU values given, the host has \(n) possible CPUs", errno: EINVAL)
-        }
-        var bytes = [UInt8](repeating: 0, count: valueBufferSize)
-        bytes.withUnsafeMutableBytes { b in
-            for (i, v) in values.enumerated() { valueCodec.store(v, b, at: i * slotStride) }
-        }
-        try update(bytes: keyCodec.encode(key), value: bytes, flags: flags)
+        try update(bytes: keyCodec.encode(key), value: encodeSlots(values, "update"), flags: flags)
     }
 
     /// Sets the same value on every CPU.
