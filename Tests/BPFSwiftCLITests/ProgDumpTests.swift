@@ -59,7 +59,6 @@ struct ProgDumpTests {
             ["prog", "dump", "xlated", "pinned", pin, "file"],
             ["prog", "dump", "xlated", "pinned", pin, "file", "/tmp/x", "opcodes"],
             ["prog", "dump", "xlated", "pinned", pin, "bogus"],
-            ["-j", "prog", "dump", "xlated", "pinned", pin, "visual"],
         ]
         for args in bad {
             let r = try bpfswift(args: args)

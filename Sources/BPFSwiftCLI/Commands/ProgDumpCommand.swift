@@ -50,7 +50,8 @@ extension ProgCommand {
             throw UsageError("\(path): 'file' is not compatible with 'opcodes', 'visual', or 'linum'")
         }
         if ctx.json && listingOptions.contains("visual") {
-            throw UsageError("\(path): 'visual' is not compatible with JSON output")
+            // bpftool's words: scripts match the {"error": ...} that -j prints.
+            throw BPFError("'visual' is not compatible with JSON output")
         }
         if file == nil && kind == .jited { throw BPFError("No JIT disassembly support") }
         let programs = try Program.select(selector)
