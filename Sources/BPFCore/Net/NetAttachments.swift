@@ -306,13 +306,19 @@ public enum NetAttach {
     public static func attach(_ type: NetAttachType, program: FileDescriptor, interfaceIndex: Int32,
                               overwrite: Bool) throws(BPFError) {
         let r: Int32
+        // The kernel's extack ("XDP program already attached"), which libbpf
+        // warns and bpftool prints on a line of its own, goes into the error.
+        clearLibbpfWarning()
         switch type {
         case .tcxIngress, .tcxEgress:
             r = bpf_prog_attach(program.rawValue, interfaceIndex, type == .tcxIngress ? BPF_TCX_INGRESS : BPF_TCX_EGRESS, 0)
         default:
             r = bpf_xdp_attach(interfaceIndex, program.rawValue, xdpFlags(type, overwrite: overwrite), nil)
         }
-        if r < 0 { throw BPFError("interface \(type.rawValue) attach failed", errno: r == -1 ? Glibc.errno : -r) }
+        if r < 0 {
+            let code = r == -1 ? Glibc.errno : -r
+            throw BPFError("interface \(type.rawValue) attach failed", errno: code, detail: takeLibbpfWarning())
+        }
     }
 
     /// Detaches what `type` names from the device. Calls `bpf_xdp_attach`

@@ -6,9 +6,13 @@ public struct JSONWriter {
     public let pretty: Bool
     // One entry per open container: whether it already has an element.
     private var hasElement: [Bool] = []
+    // One entry per open container: whether it is an array.
+    private var isArray: [Bool] = []
     private var afterKey = false
 
-    /// `pretty` indents by four spaces, one key or element a line, as bpftool's `-p`.
+    /// `pretty` indents by four spaces, one key a line, as bpftool's `-p`
+    /// (json_writer.c): array elements follow each other on the line
+    /// (`[{`, `},{`, `[1,2`), a non-empty container closes on its own line.
     public init(pretty: Bool = false) {
         self.pretty = pretty
         bytes.reserveCapacity(4096)
@@ -44,26 +48,28 @@ public struct JSONWriter {
         if let last = hasElement.last {
             if last { bytes.append(UInt8(ascii: ",")) }
             hasElement[hasElement.count - 1] = true
-            newline()
+            if isArray.last == false { newline() }
         }
     }
 
     public mutating func beginObject() {
-        beforeValue(); bytes.append(UInt8(ascii: "{")); hasElement.append(false)
+        beforeValue(); bytes.append(UInt8(ascii: "{")); hasElement.append(false); isArray.append(false)
     }
 
     public mutating func endObject() {
         let had = hasElement.removeLast()
+        isArray.removeLast()
         if had { newline() }
         bytes.append(UInt8(ascii: "}"))
     }
 
     public mutating func beginArray() {
-        beforeValue(); bytes.append(UInt8(ascii: "[")); hasElement.append(false)
+        beforeValue(); bytes.append(UInt8(ascii: "[")); hasElement.append(false); isArray.append(true)
     }
 
     public mutating func endArray() {
         let had = hasElement.removeLast()
+        isArray.removeLast()
         if had { newline() }
         bytes.append(UInt8(ascii: "]"))
     }

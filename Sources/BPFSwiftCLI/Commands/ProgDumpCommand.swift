@@ -16,7 +16,9 @@ extension ProgCommand {
             + "kernel returns instead: the xlated instructions, or the JIT's machine code (jited), "
             + "which bpftool built without a disassembler (as distributions ship it) refuses. A jited "
             + "listing needs a disassembler, which bpfswift does not have: it says so in one line, as "
-            + "bpftool does. visual (bpftool's DOT control flow graph) is not available yet.",
+            + "bpftool does. visual prints bpftool's control flow graph in DOT (text only, one program). "
+            + "A name or tag that selects several programs dumps each after its header line (JSON: an "
+            + "array of objects with the header keys and \"insns\").",
         run: dump)
 
     /// bpftool's do_dump, `file FILE` and the refusals.
@@ -48,25 +50,49 @@ extension ProgCommand {
             throw UsageError("\(path): 'file' is not compatible with 'opcodes', 'visual', or 'linum'")
         }
         if ctx.json && listingOptions.contains("visual") {
-            throw UsageError("\(path): 'visual' is not compatible with JSON output")
+            // bpftool's words: scripts match the {"error": ...} that -j prints.
+            throw BPFError("'visual' is not compatible with JSON output")
         }
         if file == nil && kind == .jited { throw BPFError("No JIT disassembly support") }
-        if listingOptions.contains("visual") {
-            throw BPFError("the control flow graph ('visual') is not available in this version of bpfswift")
-        }
         let programs = try Program.select(selector)
         defer { for p in programs { p.fd.close() } }
-        guard programs.count == 1 else { throw BPFError("several programs matched") }
+        // bpftool dumps every program a name or tag selects, each after its
+        // `prog show` header line (JSON: an array of objects with "insns"),
+        // but a file or a graph takes one program.
+        if programs.count > 1 && (file != nil || listingOptions.contains("visual")) {
+            throw BPFError("several programs matched")
+        }
         guard let file else {
-            let entries = try programs[0].xlatedListing()
             let linum = listingOptions.contains("linum"), opcodes = listingOptions.contains("opcodes")
+            if listingOptions.contains("visual") {
+                ctx.out.write(XlatedGraphOutput.text(try programs[0].xlatedImage(), opcodes: opcodes, linum: linum))
+                return
+            }
+            let several = programs.count > 1
             if ctx.json {
                 var w = ctx.makeJSONWriter()
-                XlatedOutput.json(entries, opcodes: opcodes, linum: linum, &w)
+                if several { w.beginArray() }
+                for p in programs {
+                    let entries = try p.xlatedListing()
+                    if several {
+                        w.beginObject()
+                        ProgView(info: p.info, pinned: nil, metadata: nil).writeHeaderJSON(to: &w)
+                        w.key("insns")
+                    }
+                    XlatedOutput.json(entries, opcodes: opcodes, linum: linum, &w)
+                    if several { w.endObject() }
+                }
+                if several { w.endArray() }
                 ctx.out.write(bytes: w.take())
                 ctx.out.line()
             } else {
-                ctx.out.write(XlatedOutput.text(entries, opcodes: opcodes, linum: linum))
+                for (n, p) in programs.enumerated() {
+                    let entries = try p.xlatedListing()
+                    var s = several ? ProgView(info: p.info, pinned: nil, metadata: nil).headerText() : ""
+                    s += XlatedOutput.text(entries, opcodes: opcodes, linum: linum)
+                    if several && n != programs.count - 1 { s += "\n" }
+                    ctx.out.write(s)
+                }
             }
             return
         }

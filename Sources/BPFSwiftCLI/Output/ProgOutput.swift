@@ -90,7 +90,24 @@ struct ProgView {
         w.endObject()
     }
 
-    func text() -> String {
+    /// bpftool's print_prog_header_json: the keys `prog dump` prints for
+    /// each of several programs (the caller adds "insns" and closes the object).
+    func writeHeaderJSON(to w: inout JSONWriter) {
+        w.field("id", info.id.rawValue)
+        if let t = info.typeName { w.field("type", t) } else { w.field("type", info.type) }
+        if !info.kernelName.isEmpty { w.field("name", info.name) }
+        w.field("tag", info.tagHex)
+        w.field("gpl_compatible", info.gplCompatible)
+        if info.runTimeNanoseconds != 0 {
+            w.field("run_time_ns", info.runTimeNanoseconds)
+            w.field("run_cnt", info.runCount)
+        }
+        if info.recursionMisses != 0 { w.field("recursion_misses", info.recursionMisses) }
+    }
+
+    /// bpftool's print_prog_header_plain: the first line of `prog show`,
+    /// which `prog dump` prints before each of several programs.
+    func headerText() -> String {
         var s = "\(info.id): "
         if let t = info.typeName { s += t + "  " } else { s += "type \(info.type)  " }
         if !info.kernelName.isEmpty { s += "name \(shown(info.name))  " }
@@ -107,6 +124,11 @@ struct ProgView {
         if info.runTimeNanoseconds != 0 { s += " run_time_ns \(info.runTimeNanoseconds) run_cnt \(info.runCount)" }
         if info.recursionMisses != 0 { s += " recursion_misses \(info.recursionMisses)" }
         s += "\n"
+        return s
+    }
+
+    func text() -> String {
+        var s = headerText()
         if info.loadTime != 0 {
             s += "\tloaded_at \(formatLocalTime(info.loadedAt))  uid \(info.createdByUID)\n"
         }

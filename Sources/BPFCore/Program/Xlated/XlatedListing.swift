@@ -27,6 +27,73 @@ public struct XlatedEntry: Sendable {
     public let isWide: Bool
 }
 
+/// A function of the program (a `func_info` record): where it starts and
+/// its signature as bpftool writes it ("" when it cannot be written).
+public struct XlatedFunction: Sendable {
+    public let offset: UInt32
+    public let signature: String
+}
+
+/// A `line_info` record: the instruction it starts at and its source line,
+/// the text as BTF holds it (leading white space kept).
+public struct XlatedLine: Sendable {
+    public let offset: UInt32
+    public let rawText: String?
+    public let file: String?
+    public let line: UInt32
+    public let column: UInt32
+}
+
+/// Everything bpftool's xlated dumpers read of a program: the instructions,
+/// their disassembly, func_info and line_info.
+public struct XlatedImage: Sendable {
+    /// One entry per 8-byte slot (an `ld_imm64` takes two).
+    public let instructions: [BPFInstruction]
+    public let bytes: [UInt8]
+    /// The disassembly of each slot ("" for the second half of an `ld_imm64`).
+    public let texts: [String]
+    /// func_info records in order; empty when the program has no BTF.
+    public let functions: [XlatedFunction]
+    /// line_info records in order (by instruction); empty without BTF.
+    public let lines: [XlatedLine]
+    /// For each slot, the line_info record the plain listing prints before it
+    /// (libbpf's `bpf_prog_linfo__lfind` with bpftool's running skip count).
+    public let listingLine: [Int?]
+
+    /// The plain/JSON listing entries (`prog dump xlated`).
+    public var listing: [XlatedEntry] {
+        var entries: [XlatedEntry] = []
+        var funcIndex = 0
+        var i = 0
+        let count = instructions.count
+        while i < count {
+            var signature: String?
+            if funcIndex < functions.count, functions[funcIndex].offset == UInt32(i) {
+                let s = functions[funcIndex].signature
+                signature = s.isEmpty ? nil : s
+                funcIndex += 1
+            }
+            var source: BPFSourceLine?
+            if let l = listingLine[i] {
+                let rec = lines[l]
+                source = BPFSourceLine(text: rec.rawText.map(XlatedImage.ltrim), file: rec.file,
+                                       line: rec.line, column: rec.column)
+            }
+            let wide = instructions[i].isWide
+            let end = wide && i + 1 < count ? (i + 2) * 8 : (i + 1) * 8
+            entries.append(XlatedEntry(index: i, signature: signature, source: source, text: texts[i],
+                                       bytes: Array(bytes[(i * 8)..<end]), isWide: wide))
+            i += wide ? 2 : 1
+        }
+        return entries
+    }
+
+    /// C's isspace-based ltrim, as bpftool trims source lines.
+    public static func ltrim(_ s: String) -> String {
+        String(s.drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" })
+    }
+}
+
 extension Program {
     /// The translated instructions as bpftool's `prog dump xlated` lists them:
     /// the kernel's disassembly, helper and subprogram calls named from
@@ -35,6 +102,13 @@ extension Program {
     /// Calls `bpf_prog_get_info_by_fd`, `btf__load_from_kernel_by_id`,
     /// `bpf_prog_linfo__new` and `bpf_prog_linfo__lfind`.
     public func xlatedListing() throws(BPFError) -> [XlatedEntry] {
+        try xlatedImage().listing
+    }
+
+    /// The translated instructions with what the listing and the control
+    /// flow graph (`visual`) print of them. Calls `bpf_prog_get_info_by_fd`,
+    /// `btf__load_from_kernel_by_id`, `bpf_prog_linfo__new` and `bpf_prog_linfo__lfind`.
+    public func xlatedImage() throws(BPFError) -> XlatedImage {
         var info = bpf_prog_info()
         var len = UInt32(MemoryLayout<bpf_prog_info>.size)
         _ = try check(bpf_prog_get_info_by_fd(fd.rawValue, &info, &len), "get program info of id \(id)")
@@ -75,28 +149,61 @@ extension Program {
 
         let btf: BTF? = info.btf_id != 0 ? try BTF.load(id: BTFID(info.btf_id)) : nil
 
-        // Function starts: insn_off -> FUNC type id.
-        var funcStarts: [(offset: UInt32, type: UInt32)] = []
-        if btf != nil && nFunc > 0 && funcRec >= 8 {
+        // func_info: insn_off -> FUNC type id, as bpftool reads it (only with BTF).
+        var functions: [XlatedFunction] = []
+        if let btf, nFunc > 0 && funcRec >= 8 {
             for i in 0..<nFunc {
                 let o = i * funcRec
                 let off = funcs.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) }
                 let type = funcs.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o + 4, as: UInt32.self) }
-                funcStarts.append((off, type))
+                functions.append(XlatedFunction(offset: off, signature: btf.bpftoolSignature(type)))
             }
         }
 
-        // Line info through libbpf's lookup (its skip rule decides which lines print).
-        var linfo: OpaquePointer?
-        if nLine > 0 {
-            linfo = lines.withUnsafeBytes { lb -> OpaquePointer? in
+        let count = insnLen / 8
+        var instructions: [BPFInstruction] = []
+        instructions.reserveCapacity(count)
+        for i in 0..<count { instructions.append(BPFInstruction(bytes: insns, at: i * 8)) }
+
+        // line_info records, and which one the plain listing prints before
+        // each slot: libbpf's lookup (its skip rule decides which lines print).
+        var lineRecords: [XlatedLine] = []
+        var listingLine = [Int?](repeating: nil, count: count)
+        if nLine > 0, lineRec >= MemoryLayout<bpf_line_info>.size, let btf {
+            lines.withUnsafeBytes { lb in
+                for k in 0..<nLine {
+                    let base = k * lineRec
+                    let off = lb.loadUnaligned(fromByteOffset: base, as: UInt32.self)
+                    let fileOff = lb.loadUnaligned(fromByteOffset: base + 4, as: UInt32.self)
+                    let lineOff = lb.loadUnaligned(fromByteOffset: base + 8, as: UInt32.self)
+                    let lineCol = lb.loadUnaligned(fromByteOffset: base + 12, as: UInt32.self)
+                    lineRecords.append(XlatedLine(offset: off, rawText: btf.string(at: lineOff),
+                                                  file: btf.string(at: fileOff),
+                                                  line: lineCol >> 10, column: lineCol & 0x3ff))
+                }
+            }
+            let linfo: OpaquePointer? = lines.withUnsafeBytes { lb -> OpaquePointer? in
                 var li = bpf_prog_info()
                 li.nr_line_info = UInt32(nLine); li.line_info_rec_size = UInt32(lineRec)
                 li.line_info = UInt64(UInt(bitPattern: lb.baseAddress!))
                 return bpf_prog_linfo__new(&li)
             }
+            if let linfo {
+                defer { bpf_prog_linfo__free(linfo) }
+                // line_info offsets increase strictly: a record is known by its offset.
+                var byOffset: [UInt32: Int] = [:]
+                for (k, l) in lineRecords.enumerated() { byOffset[l.offset] = k }
+                var nrSkip: UInt32 = 0
+                var i = 0
+                while i < count {
+                    if let l = bpf_prog_linfo__lfind(linfo, UInt32(i), nrSkip) {
+                        nrSkip += 1
+                        listingLine[i] = byOffset[l.pointee.insn_off]
+                    }
+                    i += instructions[i].isWide ? 2 : 1
+                }
+            }
         }
-        defer { if let linfo { bpf_prog_linfo__free(linfo) } }
 
         let symbols = XlatedSymbols.load()
         let callBase = symbols?.callBase ?? 0
@@ -125,37 +232,15 @@ extension Program {
                 }
             })
 
-        var entries: [XlatedEntry] = []
-        let count = insnLen / 8
-        var funcIndex = 0
-        var nrSkip: UInt32 = 0
+        var texts = [String](repeating: "", count: count)
         var i = 0
         while i < count {
-            let insn = BPFInstruction(bytes: insns, at: i * 8)
-            var signature: String?
-            if let btf, funcIndex < funcStarts.count, funcStarts[funcIndex].offset == UInt32(i) {
-                let s = btf.bpftoolSignature(funcStarts[funcIndex].type)
-                signature = s.isEmpty ? nil : s
-                funcIndex += 1
-            }
-            var source: BPFSourceLine?
-            if let linfo, let l = bpf_prog_linfo__lfind(linfo, UInt32(i), nrSkip) {
-                nrSkip += 1
-                if let btf {
-                    let text = btf.string(at: l.pointee.line_off).map { String($0.drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" }) }
-                    source = BPFSourceLine(text: text, file: btf.string(at: l.pointee.file_name_off),
-                                           line: l.pointee.line_col >> 10, column: l.pointee.line_col & 0x3ff)
-                }
-            }
-            let wide = insn.isWide
-            let next = wide && i + 1 < count ? BPFInstruction(bytes: insns, at: (i + 1) * 8) : nil
-            let end = wide && i + 1 < count ? (i + 2) * 8 : (i + 1) * 8
-            entries.append(XlatedEntry(index: i, signature: signature, source: source,
-                                       text: disassembler.text(insn, next: next),
-                                       bytes: Array(insns[(i * 8)..<end]), isWide: wide))
+            let wide = instructions[i].isWide
+            texts[i] = disassembler.text(instructions[i], next: wide && i + 1 < count ? instructions[i + 1] : nil)
             i += wide ? 2 : 1
         }
-        return entries
+        return XlatedImage(instructions: instructions, bytes: insns, texts: texts, functions: functions,
+                           lines: lineRecords, listingLine: listingLine)
     }
 }
 
