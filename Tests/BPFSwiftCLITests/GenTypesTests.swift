@@ -155,37 +155,52 @@ import TestSupport
 
     static func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
 
-    /// The driver's code for one object: one line per fact.
+    /// The driver's code for one object: a function per type (small functions
+    /// compile fast), calls with plain arguments that print one line per fact.
     static func driver(_ g: Generated, skeletonType: String, function: String) -> String {
-        var out = "func \(function)() {\n"
+        var out = ""
+        var calls: [String] = []
+        let f = quote(g.fixture)
         for l in g.layouts {
-            let f = quote(g.fixture)
-            out += "    do {\n"
-            out += "        typealias T = \(skeletonType).Types.\(l.swiftName)\n"
-            out += "        fact(\"T \\(\(f)) \(l.btfID) \\(MemoryLayout<T>.size) \\(MemoryLayout<T>.stride) \\(MemoryLayout<T>.alignment)\")\n"
-            out += "        let v = decodePattern(T.self)\n"
-            out += "        fact(\"R \\(\(f)) \(l.btfID) \\(hex(v.btfBytes))\")\n"
+            let fn = "\(function)_\(l.btfID)"
+            calls.append("    \(fn)()")
+            out += "private func \(fn)() {\n"
+            out += "    typealias T = \(skeletonType).Types.\(l.swiftName)\n"
+            out += "    typeFact(\(f), \(l.btfID), MemoryLayout<T>.size, MemoryLayout<T>.stride, MemoryLayout<T>.alignment)\n"
+            out += "    let v = decodePattern(T.self)\n"
+            out += "    fact(\"R\", \(f), \(l.btfID), -1, v.btfBytes)\n"
             for (i, m) in l.members.enumerated() {
                 let name = SwiftTypeMapper.backticked(m.swiftName)
                 if m.form == .stored {
-                    out += "        fact(\"O \\(\(f)) \(l.btfID) \(i) \\(MemoryLayout<T>.offset(of: \\T.\(name)) ?? -1)\")\n"
+                    out += "    offsetFact(\(f), \(l.btfID), \(i), MemoryLayout<T>.offset(of: \\T.\(name)))\n"
                 }
-                out += "        fact(\"V \\(\(f)) \(l.btfID) \(i) \\(hex(v.\(name).btfBytes))\")\n"
+                out += "    fact(\"V\", \(f), \(l.btfID), \(i), v.\(name).btfBytes)\n"
             }
-            out += "    }\n"
+            out += "}\n"
         }
-        return out + "}\n"
+        return out + "func \(function)() {\n" + calls.joined(separator: "\n") + "\n}\n"
     }
 
     static let driverMain = """
         // Written by GenTypesTests: prints the layout of every generated type.
         import BPFCore
 
-        func fact(_ s: String) { print(s) }
-
         func hex(_ b: [UInt8]) -> String {
             let digits = Array("0123456789abcdef")
             return String(b.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        }
+
+        func typeFact(_ fixture: String, _ id: Int, _ size: Int, _ stride: Int, _ align: Int) {
+            print("T " + fixture + " " + String(id) + " " + String(size) + " " + String(stride) + " " + String(align))
+        }
+
+        func offsetFact(_ fixture: String, _ id: Int, _ i: Int, _ off: Int?) {
+            print("O " + fixture + " " + String(id) + " " + String(i) + " " + String(off ?? -1))
+        }
+
+        /// R (a whole value, i == -1) or V (member i): bytes in hex.
+        func fact(_ kind: String, _ fixture: String, _ id: Int, _ i: Int, _ bytes: [UInt8]) {
+            print(kind + " " + fixture + " " + String(id) + (i >= 0 ? " " + String(i) : "") + " " + hex(bytes))
         }
 
         func decodePattern<T: BTFCodable>(_ t: T.Type) -> T {
