@@ -30,7 +30,7 @@ import TestSupport
         "skel_counter.calls.keys", "skel_counter.calls.entries", "skel_counter.calls.delete", "skel_counter.calls.gone",
         "skel_counter.key.bytes", "skel_counter.percpu", "skel_counter.untyped", "skel_counter.detach",
         "skel_counter.detached",
-        "globals.struct", "globals.union", "globals.enum", "globals.bitfields", "globals.chars", "globals.anonymous",
+        "globals.struct", "globals.layout", "globals.union", "globals.enum", "globals.bitfields", "globals.chars", "globals.anonymous",
         "globals.bool-double", "globals.data", "globals.names", "globals.custom", "globals.kconfig.before-load",
         "globals.bss.zero", "globals.roundtrip", "globals.live.data", "globals.live.custom", "globals.kconfig",
         "globals.rodata.seen", "globals.bss.struct", "globals.rodata.read-only", "globals.live.write", "globals.raw",

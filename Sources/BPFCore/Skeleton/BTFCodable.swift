@@ -213,3 +213,80 @@ public enum BTFLayout {
         return out
     }
 }
+
+/// A C array `T x[N]` is `InlineArray<N, T>`: its memory layout is C's (N
+/// elements, `stride` apart), so generated types holding arrays keep the C
+/// layout. Its BTF bytes are its elements' bytes, one after another.
+extension InlineArray: BTFCodable where Element: BTFCodable {
+    public static var btfSize: Int { count * Element.btfSize }
+
+    public init(btfBytes b: UnsafeRawBufferPointer) {
+        precondition(b.count >= Self.btfSize, "BTF value of \(Self.self) needs \(Self.btfSize) bytes, got \(b.count)")
+        let size = Element.btfSize
+        self.init { i in Element(btfBytes: UnsafeRawBufferPointer(rebasing: b[i * size..<(i + 1) * size])) }
+    }
+
+    public func encode(btfBytes b: UnsafeMutableRawBufferPointer) {
+        precondition(b.count >= Self.btfSize, "BTF value of \(Self.self) needs \(Self.btfSize) bytes, got \(b.count)")
+        let size = Element.btfSize
+        for i in indices {
+            self[i].encode(btfBytes: UnsafeMutableRawBufferPointer(rebasing: b[i * size..<(i + 1) * size]))
+        }
+    }
+}
+
+extension BTFLayout {
+    /// A value of a layout-exact type (a generated `Types.<name>`, whose
+    /// `MemoryLayout` is its C layout) read from the first
+    /// `MemoryLayout<T>.size` bytes of `bytes`, at any alignment: one copy.
+    /// `bools` are the byte offsets of C `bool`s in it; each becomes 0 or 1
+    /// first, since C allows any non-zero byte and Swift's `Bool` does not.
+    @inlinable
+    public static func load<T: BitwiseCopyable>(_ bytes: UnsafeRawBufferPointer, as type: T.Type, bools: [Int] = []) -> T {
+        precondition(bytes.count >= MemoryLayout<T>.size,
+                     "BTF value of \(T.self) needs \(MemoryLayout<T>.size) bytes, got \(bytes.count)")
+        if bools.isEmpty { return bytes.loadUnaligned(as: T.self) }
+        return withUnsafeTemporaryAllocation(byteCount: MemoryLayout<T>.size, alignment: MemoryLayout<T>.alignment) { tmp in
+            tmp.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<MemoryLayout<T>.size]))
+            for o in bools where tmp[o] > 1 { tmp[o] = 1 }
+            return tmp.load(as: T.self)
+        }
+    }
+
+    /// Writes a layout-exact value into the first `MemoryLayout<T>.size` bytes of `bytes`, at any alignment.
+    @inlinable
+    public static func store<T: BitwiseCopyable>(_ value: T, _ bytes: UnsafeMutableRawBufferPointer) {
+        precondition(bytes.count >= MemoryLayout<T>.size,
+                     "BTF value of \(T.self) needs \(MemoryLayout<T>.size) bytes, got \(bytes.count)")
+        bytes.storeBytes(of: value, as: T.self)
+    }
+
+    /// Whether two values hold the same bytes (C arrays and raw storage of
+    /// generated types, for `==`: `InlineArray` is not `Equatable`).
+    @inlinable
+    public static func bytesEqual<T: BitwiseCopyable>(_ a: T, _ b: T) -> Bool {
+        withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { y in x.elementsEqual(y) } }
+    }
+
+    /// Feeds a value's bytes to `hasher` (the `hash(into:)` that goes with `bytesEqual`).
+    @inlinable
+    public static func hashBytes<T: BitwiseCopyable>(_ a: T, into hasher: inout Hasher) {
+        withUnsafeBytes(of: a) { hasher.combine(bytes: $0) }
+    }
+
+    /// The text of a C char array up to its first NUL.
+    public static func string<let n: Int>(_ chars: InlineArray<n, Int8>) -> String { chars.string }
+
+    /// The text of a C unsigned char array up to its first NUL.
+    public static func string<let n: Int>(_ chars: InlineArray<n, UInt8>) -> String { chars.string }
+}
+
+extension Array {
+    /// The elements of a C array (`InlineArray`), for `map`, `==` and printing:
+    /// `Array(e.path).map(\.y)`.
+    public init<let n: Int>(_ inline: InlineArray<n, Element>) {
+        self.init()
+        reserveCapacity(n)
+        for i in inline.indices { append(inline[i]) }
+    }
+}

@@ -15,8 +15,15 @@ struct SwiftSkeletonGenerator {
     static let blobEnd = "\"\"\""
 
     func generate() throws -> String {
+        try generateWithLayouts().text
+    }
+
+    /// The skeleton and what its `Types` hold (for tests of their layout).
+    func generateWithLayouts() throws -> (text: String, layouts: [GeneratedTypeLayout], omitted: [String]) {
         do {
-            return try render()
+            let mapper = model.btf.map { SwiftTypeMapper(btf: $0) }
+            let text = try render(mapper)
+            return (text, mapper?.typeLayouts ?? [], mapper?.omitted ?? [])
         } catch let e as CannotExpress {
             throw BPFError("generate skeleton for \(model.fileName): \(e.message)")
         }
@@ -30,8 +37,7 @@ struct SwiftSkeletonGenerator {
         let doc: String
     }
 
-    private func render() throws -> String {
-        let mapper = model.btf.map { SwiftTypeMapper(btf: $0) }
+    private func render(_ mapper: SwiftTypeMapper?) throws -> String {
         let sections = model.sections
         let structOps = model.structOpsMaps
 
@@ -225,14 +231,15 @@ struct SwiftSkeletonGenerator {
     }
 
     /// `Types`: every struct, union and enum of the object's BTF (the ones
-    /// the maps and globals use first), as Swift types that read and write
-    /// each member at its BTF offset.
+    /// the maps and globals use first), as Swift types whose memory layout
+    /// is the C layout.
     private func typesNamespace(_ mapper: SwiftTypeMapper, _ p: inout CodePrinter) {
         mapper.declareAllTypes()
         guard !mapper.declarations.isEmpty || !mapper.omitted.isEmpty else { return }
         p.line()
         p.line("/// The C types of the object's BTF (every struct, union and enum), as Swift")
-        p.line("/// types that read and write each member at its BTF offset.")
+        p.line("/// types with the C memory layout: `MemoryLayout<T>.size` and `.stride` are the")
+        p.line("/// C `sizeof`, stored members sit at their C offsets, C arrays are `InlineArray`s.")
         for o in mapper.omitted { p.line("/// Left out: \(o)") }
         p.block("public enum Types {") { p in
             for (i, d) in mapper.declarations.enumerated() {

@@ -8,14 +8,24 @@ struct CannotExpress: Error {
 
 /// How a BTF type is spelled and coded in generated Swift.
 struct SwiftTypeRef {
-    /// The Swift type: "UInt32", "Types.flow_key", "[Int8]".
+    /// The Swift type: "UInt32", "Types.flow_key", "InlineArray<16, Int8>".
     let name: String
-    /// An expression of its BTFCodec: "UInt32.btfCodec", "BTFLayout.array(Int8.btfCodec, count: 7)".
+    /// An expression of its BTFCodec: "UInt32.btfCodec", "InlineArray<7, Int8>.btfCodec".
     let codec: String
     /// An expression of its zero value.
     let zero: String
     /// How a bitfield of this type converts from its bits; nil when it cannot be one.
     let bitfield: Bitfield?
+    /// The C size, which is also the Swift type's `MemoryLayout` size and stride.
+    var size: Int = 0
+    /// The Swift type's alignment (at most the C alignment).
+    var align: Int = 1
+    /// The C alignment (natural alignment as BTF implies it; 1 for a packed struct).
+    var cAlign: Int = 1
+    /// Byte offsets of C `bool`s inside a value (Swift's Bool allows only 0 and 1).
+    var boolOffsets: [Int] = []
+    /// Whether `==` and `hash(into:)` are missing (InlineArray), so generated code compares bytes.
+    var comparesBytes = false
 
     enum Bitfield {
         case integer(signed: Bool)
@@ -24,6 +34,24 @@ struct SwiftTypeRef {
     }
 }
 
+/// What a generated type is, for tests that check its layout: the BTF type,
+/// its Swift name and how each BTF member became Swift.
+struct GeneratedTypeLayout {
+    enum MemberForm: Equatable {
+        /// A stored property at the member's BTF offset (`MemoryLayout.offset(of:)` gives it).
+        case stored
+        /// A computed property over the bytes at the member's BTF offset (union
+        /// members, bitfields, members a packed struct does not align).
+        case computed
+        /// A bitfield: a computed property over its bits.
+        case bitfield
+        /// Not a property (a flexible array member: its elements follow the struct).
+        case none
+    }
+    let btfID: UInt32
+    let swiftName: String
+    let members: [(swiftName: String, form: MemberForm)]
+}
 /// Maps BTF types to Swift types for a skeleton and collects the
 /// declarations of the structs, unions and enums it needs (nested in the
 /// skeleton's `Types` namespace, keeping their C names).
@@ -43,7 +71,8 @@ final class SwiftTypeMapper {
         "Int", "Int8", "Int16", "Int32", "Int64", "Int128", "UInt", "UInt8", "UInt16", "UInt32", "UInt64", "UInt128",
         "Bool", "Float", "Double", "Array", "String", "Optional", "Never", "Swift", "BPFCore", "Types",
         "BTFCodable", "BTFCodec", "BTFLayout", "Hashable", "Equatable", "RawRepresentable",
-        "UnsafeRawBufferPointer", "UnsafeMutableRawBufferPointer",
+        "UnsafeRawBufferPointer", "UnsafeMutableRawBufferPointer", "InlineArray", "Sendable", "BitwiseCopyable",
+        "Hasher", "MemoryLayout",
     ]
 
     init(btf: BTF) { self.btf = btf }
@@ -76,20 +105,27 @@ final class SwiftTypeMapper {
             return try intRef(t, context: context)
         case .float:
             switch t.size {
-            case 4: return scalar("Float", zero: "0")
-            case 8: return scalar("Double", zero: "0")
+            case 4: return scalar("Float", zero: "0", size: 4)
+            case 8: return scalar("Double", zero: "0", size: 8)
             default: throw CannotExpress("\(context) has a \(t.size)-byte float type \(t.name), which Swift lacks")
             }
         case .ptr:
             // Pointers in BPF memory are kernel addresses: plain integers here.
             let size = btf.sizeOf(id) ?? 8
             guard size == 8 || size == 4 else { throw CannotExpress("\(context) has a \(size)-byte pointer") }
-            return scalar(size == 8 ? "UInt64" : "UInt32", zero: "0")
+            return scalar(size == 8 ? "UInt64" : "UInt32", zero: "0", size: size)
         case .array:
             let elem = try ref(t.arrayElementType, context: context)
             let n = Int(t.arrayCount)
-            return SwiftTypeRef(name: "[\(elem.name)]", codec: "BTFLayout.array(\(elem.codec), count: \(n))",
-                                zero: "Array(repeating: \(elem.zero), count: \(n))", bitfield: nil)
+            guard n <= 1 << 24, elem.size * n <= 1 << 28 else { throw CannotExpress("\(context) has an array of \(n) elements") }
+            let name = "InlineArray<\(n), \(elem.name)>"
+            var bools: [Int] = []
+            if !elem.boolOffsets.isEmpty {
+                for i in 0..<n { bools += elem.boolOffsets.map { $0 + i * elem.size } }
+            }
+            return SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: "\(name)(repeating: \(elem.zero))",
+                                bitfield: nil, size: elem.size * n, align: elem.align, cAlign: elem.cAlign,
+                                boolOffsets: bools, comparesBytes: true)
         case .structure, .union, .enumeration, .enum64:
             return try declared(t, preferredName: t.name.isEmpty ? "anon_" + context : t.name)
         case .fwd:
@@ -123,14 +159,14 @@ final class SwiftTypeMapper {
             default:
                 continue
             }
-            let saved = (names, used, inProgress, declarations)
+            let saved = (names, used, inProgress, declarations, layouts, typeLayouts)
             do {
                 _ = try ref(id, context: t.name)
             } catch let e as CannotExpress {
-                (names, used, inProgress, declarations) = saved
+                (names, used, inProgress, declarations, layouts, typeLayouts) = saved
                 omitted.append("\(t.kind) \(t.name): \(e.message)")
             } catch {
-                (names, used, inProgress, declarations) = saved
+                (names, used, inProgress, declarations, layouts, typeLayouts) = saved
                 omitted.append("\(t.kind) \(t.name): \(error)")
             }
         }
@@ -139,14 +175,17 @@ final class SwiftTypeMapper {
     /// Types `declareAllTypes` left out, and why.
     private(set) var omitted: [String] = []
 
-    private func scalar(_ name: String, zero: String, bitfield: SwiftTypeRef.Bitfield? = nil) -> SwiftTypeRef {
-        SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: zero, bitfield: bitfield)
+    private func scalar(_ name: String, zero: String, size: Int, bitfield: SwiftTypeRef.Bitfield? = nil) -> SwiftTypeRef {
+        SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: zero, bitfield: bitfield,
+                     size: size, align: size, cAlign: size)
     }
 
     private func intRef(_ t: BTFType, context: String) throws -> SwiftTypeRef {
         if t.isBool {
             guard t.size == 1 else { throw CannotExpress("\(context) has a \(t.size)-byte bool") }
-            return scalar("Bool", zero: "false", bitfield: .bool)
+            var r = scalar("Bool", zero: "false", size: 1, bitfield: .bool)
+            r.boolOffsets = [0]
+            return r
         }
         guard t.intBitOffset == 0, Int(t.intBits) == Int(t.size) * 8 else {
             throw CannotExpress("\(context) has the bit-sized integer type \(t.name)")
@@ -161,7 +200,7 @@ final class SwiftTypeMapper {
         case 16: name = signed ? "Int128" : "UInt128"
         default: throw CannotExpress("\(context) has the \(t.size)-byte integer type \(t.name)")
         }
-        return scalar(name, zero: "0", bitfield: t.size <= 8 ? .integer(signed: signed) : nil)
+        return scalar(name, zero: "0", size: Int(t.size), bitfield: t.size <= 8 ? .integer(signed: signed) : nil)
     }
 
     /// The integer type of an enum's values.
@@ -189,6 +228,11 @@ final class SwiftTypeMapper {
         return "\(name)_\(n)"
     }
 
+    /// Size and alignment of the types declared so far, by BTF id.
+    private var layouts: [UInt32: (size: Int, align: Int, cAlign: Int, bools: [Int])] = [:]
+    /// The generated types, in declaration order (for tests of their layout).
+    private(set) var typeLayouts: [GeneratedTypeLayout] = []
+
     private func declared(_ t: BTFType, preferredName: String) throws -> SwiftTypeRef {
         let name: String
         if let existing = names[t.id] {
@@ -206,12 +250,14 @@ final class SwiftTypeMapper {
             inProgress.remove(t.id)
             declarations.append(decl)
         }
+        guard let l = layouts[t.id] else { throw CannotExpress("\(describe(t.id)) holds itself") }
         let qualified = "Types." + name
         var bitfield: SwiftTypeRef.Bitfield?
         if t.kind == .enumeration || t.kind == .enum64 {
             bitfield = .enumeration(rawType: try enumRawType(t), signed: t.isSignedEnum)
         }
-        return SwiftTypeRef(name: qualified, codec: "\(qualified).btfCodec", zero: "\(qualified)()", bitfield: bitfield)
+        return SwiftTypeRef(name: qualified, codec: "\(qualified).btfCodec", zero: "\(qualified)()", bitfield: bitfield,
+                            size: l.size, align: l.align, cAlign: l.cAlign, boolOffsets: l.bools)
     }
 
     /// A member's Swift name in a scope, before uniquing: sanitized, with a
@@ -247,14 +293,23 @@ final class SwiftTypeMapper {
         let byteOffset: Int
         let bitOffset: Int
         let bitSize: Int
-        /// N for a `char[N]` member (a C string), else nil.
+        /// N for a `char[N]` or `unsigned char[N]` member (a C string), else nil.
         var charArrayCount: Int? = nil
+
+        /// Bytes the member touches: [first, end).
+        var firstByte: Int { bitOffset / 8 }
+        var endByte: Int { (bitOffset + (bitSize != 0 ? bitSize : type.size * 8) + 7) / 8 }
+        var bare: String { swiftName.trimmingBackticks }
     }
 
-    /// N when `typeID` is `char[N]` (modifiers skipped).
+    /// Names generated code uses inside a type, which no member may shadow.
+    private static let reservedMembers: Set<String> = reservedTypeNames.union(["btfSize", "btfCodec", "btfBytes"])
+
+    /// N when `typeID` is `char[N]` or `unsigned char[N]` (modifiers skipped).
     private func charArrayCount(_ typeID: UInt32) -> Int? {
         guard let a = btf.type(btf.skipModifiers(typeID)), a.kind == .array, a.arrayCount > 0,
-              let e = btf.type(btf.skipModifiers(a.arrayElementType)), e.kind == .int, e.size == 1, e.name == "char"
+              let e = btf.type(btf.skipModifiers(a.arrayElementType)), e.kind == .int, e.size == 1,
+              e.name == "char" || e.name == "unsigned char" || e.name == "signed char"
         else { return nil }
         return Int(a.arrayCount)
     }
@@ -262,7 +317,9 @@ final class SwiftTypeMapper {
     /// For a struct with `char[N]` members: an initializer taking those as
     /// Strings (`Types.key(comm: "bash")`), the other members as in the
     /// memberwise one; a string that does not fit throws.
-    private func stringInitializer(_ ms: [Member], _ p: inout CodePrinter) {
+    private func stringInitializer(_ ms: [Member], _ p: inout CodePrinter, storage: [(name: String, type: String)],
+                                   stored: Set<String>) {
+        let ms = ms.filter { $0.bitSize != 0 || $0.type.size > 0 }
         let strings = ms.filter { $0.charArrayCount != nil }
         guard !strings.isEmpty else { return }
         let params = ms.map { m in
@@ -271,9 +328,10 @@ final class SwiftTypeMapper {
         p.line()
         p.line("/// With the `char` arrays from strings (UTF-8, NUL-padded); one that does not fit throws.")
         p.block("public init(\(params)) throws(BPFError) {") { p in
-            for m in ms {
-                if let n = m.charArrayCount {
-                    p.line("self.\(m.swiftName) = try [Int8](cString: \(m.swiftName), count: \(n), member: \(quote(m.cName)))")
+            for s in storage { p.line("self.\(s.name) = \(s.type)(repeating: 0)") }
+            for m in ms.sorted(by: { stored.contains($0.bare) && !stored.contains($1.bare) }) {
+                if m.charArrayCount != nil {
+                    p.line("self.\(m.swiftName) = try \(m.type.name)(cString: \(m.swiftName), member: \(quote(m.cName)))")
                 } else {
                     p.line("self.\(m.swiftName) = \(m.swiftName)")
                 }
@@ -292,12 +350,16 @@ final class SwiftTypeMapper {
             if m.bitfieldSize == 0 && m.bitOffset % 8 != 0 {
                 throw CannotExpress("member \(cName) of \(typeName) starts at bit \(m.bitOffset), not on a byte")
             }
-            if m.bitfieldSize != 0 && type.bitfield == nil {
+            if m.bitfieldSize != 0 && (type.bitfield == nil || Int(m.bitfieldSize) > type.size * 8) {
                 throw CannotExpress("bitfield \(cName) of \(typeName) has type \(type.name)")
             }
-            out.append(Member(swiftName: swiftName, cName: cName, type: type, byteOffset: Int(m.bitOffset / 8),
-                              bitOffset: Int(m.bitOffset), bitSize: Int(m.bitfieldSize),
-                              charArrayCount: m.bitfieldSize == 0 ? charArrayCount(m.typeID) : nil))
+            let member = Member(swiftName: swiftName, cName: cName, type: type, byteOffset: Int(m.bitOffset / 8),
+                                bitOffset: Int(m.bitOffset), bitSize: Int(m.bitfieldSize),
+                                charArrayCount: m.bitfieldSize == 0 ? charArrayCount(m.typeID) : nil)
+            if member.endByte > Int(t.size) {
+                throw CannotExpress("member \(cName) of \(typeName) ends at byte \(member.endByte), past the type's \(t.size) bytes")
+            }
+            out.append(member)
         }
         return out
     }
@@ -333,62 +395,248 @@ final class SwiftTypeMapper {
         return "BTFLayout.storeBits(\(bits), \(buffer), bitOffset: \(m.bitOffset), bitSize: \(m.bitSize))"
     }
 
-    private func structDecl(_ t: BTFType, name: String) throws -> [String] {
-        let ms = try members(of: t, typeName: name, reserved: ["btfSize", "btfCodec", "btfBytes"])
-        var p = CodePrinter()
-        p.line("/// `struct \(t.name.isEmpty ? "(anonymous)" : t.name)`: \(t.size) bytes.")
-        p.block("public struct \(name): BTFCodable, Hashable {") { p in
-            p.line("public static let btfSize = \(t.size)")
-            for m in ms {
-                let where_ = m.bitSize != 0 ? "bits \(m.bitOffset)..<\(m.bitOffset + m.bitSize)" : "offset \(m.byteOffset)"
-                p.line("public var \(m.swiftName): \(m.type.name)  // \(where_)")
+    /// Raw storage of `to - from` bytes whose alignment is the largest power
+    /// of two (at most `limit` and 16) dividing both `from` and the length.
+    private static func storage(from: Int, to: Int, limit: Int) -> (type: String, align: Int) {
+        var a = 16
+        while a > 1 && (a > limit || from % a != 0 || (to - from) % a != 0) { a /= 2 }
+        let elem = [1: "UInt8", 2: "UInt16", 4: "UInt32", 8: "UInt64", 16: "UInt128"][a]!
+        return ("InlineArray<\((to - from) / a), \(elem)>", a)
+    }
+
+    /// The C alignment of a struct or union with these members: the largest
+    /// member alignment, or 1 when a member or the size says it is packed.
+    private static func cAlignment(_ ms: [Member], size: Int) -> Int {
+        let natural = ms.map(\.type.cAlign).max() ?? 1
+        let packed = size % natural != 0
+            || ms.contains { $0.bitSize == 0 && $0.type.size > 0 && $0.byteOffset % $0.type.cAlign != 0 }
+        return packed ? 1 : natural
+    }
+
+    /// One stored property of a generated type.
+    private enum Slot {
+        /// A member at its BTF offset.
+        case member(Member)
+        /// Bytes at [from, to): padding, or the raw storage of bitfields,
+        /// members a packed layout does not align, or a union.
+        case storage(name: String, type: String, from: Int, to: Int, padding: Bool, holds: [String])
+    }
+
+    /// A computed property over the type's own bytes at the member's BTF offset.
+    private func computedProperty(_ m: Member, _ p: inout CodePrinter) {
+        p.line()
+        if m.bitSize == 0 && m.type.size == 0 {
+            p.line("/// `\(m.cName)`: a flexible array member (or an empty one) at offset \(m.byteOffset): no bytes of its")
+            p.line("/// own; in a record, its elements follow the struct's \(m.byteOffset) bytes.")
+            p.line("public var \(m.swiftName): \(m.type.name) { \(m.type.zero) }")
+            return
+        }
+        let where_ = m.bitSize != 0 ? "bits \(m.bitOffset)..<\(m.bitOffset + m.bitSize)" : "offset \(m.byteOffset)"
+        p.line("/// `\(m.cName)`: \(where_), read and written in place.")
+        p.block("public var \(m.swiftName): \(m.type.name) {") { p in
+            p.line("get { Swift.withUnsafeBytes(of: self) { \(loadExpr(m, buffer: "$0")) } }")
+            p.line("set { Swift.withUnsafeMutableBytes(of: &self) { \(storeStmt(m, value: "newValue", buffer: "$0")) } }")
+        }
+    }
+
+    /// `==` and `hash(into:)` over the members (padding left out); C arrays
+    /// and raw storage compare as bytes, since `InlineArray` has neither.
+    private func equality(_ slots: [Slot], _ p: inout CodePrinter) {
+        var compared: [(name: String, bytes: Bool)] = []
+        for s in slots {
+            switch s {
+            case .member(let m): compared.append((m.swiftName, m.type.comparesBytes))
+            case .storage(let name, _, _, _, let padding, _): if !padding { compared.append((name, true)) }
             }
+        }
+        p.line()
+        if compared.isEmpty {
+            p.line("public static func == (lhs: Self, rhs: Self) -> Bool { true }")
             p.line()
-            if ms.isEmpty {
-                p.line("public init() {}")
+            p.line("public func hash(into hasher: inout Hasher) {}")
+            return
+        }
+        // One guard per member: a long `&&` chain is slow to type-check.
+        p.block("public static func == (lhs: Self, rhs: Self) -> Bool {") { p in
+            for c in compared {
+                let e = c.bytes ? "BTFLayout.bytesEqual(lhs.\(c.name), rhs.\(c.name))" : "lhs.\(c.name) == rhs.\(c.name)"
+                p.line("guard \(e) else { return false }")
+            }
+            p.line("return true")
+        }
+        p.line()
+        p.block("public func hash(into hasher: inout Hasher) {") { p in
+            for c in compared {
+                p.line(c.bytes ? "BTFLayout.hashBytes(self.\(c.name), into: &hasher)" : "hasher.combine(self.\(c.name))")
+            }
+        }
+    }
+
+    /// The declaration of a layout-exact struct or union: its stored
+    /// properties (members, padding, raw storage) make `MemoryLayout` size
+    /// and stride equal the BTF size and put each stored member at its BTF
+    /// offset; other members are computed properties at their BTF offsets.
+    private func layoutDecl(_ t: BTFType, name: String, isUnion: Bool) throws -> [String] {
+        let size = Int(t.size)
+        let ms = try members(of: t, typeName: name,
+                             reserved: isUnion ? Self.reservedMembers.union(["bytes"]) : Self.reservedMembers)
+        let cAlign = Self.cAlignment(ms, size: size)
+        var usedNames = Set(ms.map(\.bare))
+        func fresh(_ base: String) -> String {
+            var n = base
+            while usedNames.contains(n) { n += "_" }
+            usedNames.insert(n)
+            return n
+        }
+        var forms = [GeneratedTypeLayout.MemberForm](repeating: .computed, count: ms.count)
+        var slots: [Slot] = []
+        var cur = 0
+        func storage(_ base: String, to end: Int, padding: Bool, holds: [String] = []) {
+            guard end > cur else { return }
+            let s = Self.storage(from: cur, to: end, limit: cAlign)
+            slots.append(.storage(name: fresh(base + "\(cur)"), type: s.type, from: cur, to: end, padding: padding, holds: holds))
+            cur = end
+        }
+        var placed = !isUnion
+        if !isUnion {
+            // Members in offset order: stored where Swift puts them at the BTF
+            // offset; runs of others share raw storage up to the next member.
+            func storable(_ m: Member) -> Bool {
+                m.bitSize == 0 && m.type.size > 0 && m.byteOffset % m.type.align == 0 && m.type.align <= cAlign
+            }
+            var i = 0
+            while i < ms.count {
+                let m = ms[i]
+                if m.bitSize == 0 && m.type.size == 0 { forms[i] = .computed; i += 1; continue }
+                if storable(m) && m.byteOffset >= cur {
+                    storage("_pad", to: m.byteOffset, padding: true)
+                    slots.append(.member(m))
+                    forms[i] = .stored
+                    cur = m.byteOffset + m.type.size
+                    i += 1
+                    continue
+                }
+                let start = m.firstByte
+                guard start >= cur else { placed = false; break }
+                var end = m.endByte
+                var holds = [m.cName]
+                forms[i] = m.bitSize != 0 ? .bitfield : .computed
+                var j = i + 1
+                while j < ms.count {
+                    let n = ms[j]
+                    if n.bitSize == 0 && n.type.size == 0 { forms[j] = .computed; j += 1; continue }
+                    if storable(n) && n.firstByte >= end { break }
+                    guard n.firstByte >= start else { placed = false; break }
+                    end = max(end, n.endByte)
+                    holds.append(n.cName)
+                    forms[j] = n.bitSize != 0 ? .bitfield : .computed
+                    j += 1
+                }
+                guard placed else { break }
+                // Up to the next stored member (or the end): C padding or unused bits of the unit.
+                if j < ms.count { end = max(end, ms[j].firstByte) } else { end = size }
+                storage("_pad", to: start, padding: true)
+                storage(holds.count == 1 && m.bitSize == 0 ? "_raw" : "_bits", to: end, padding: false, holds: holds)
+                i = j
+            }
+            if placed && cur <= size {
+                storage("_pad", to: size, padding: true)
             } else {
-                let params = ms.map { "\($0.swiftName): \($0.type.name) = \($0.type.zero)" }.joined(separator: ", ")
-                p.block("public init(\(params)) {") { p in
-                    for m in ms { p.line("self.\(m.swiftName) = \(m.swiftName)") }
+                placed = false
+            }
+        }
+        if !placed {
+            // A union (or a struct whose members overlap): every member views one raw storage.
+            slots = []
+            cur = 0
+            for (i, m) in ms.enumerated() { forms[i] = m.bitSize != 0 ? .bitfield : .computed }
+            storage("_storage", to: size, padding: false, holds: ms.map(\.cName))
+        }
+        var align = 1
+        var bools: [Int] = []
+        var storageNames: [(name: String, type: String)] = []
+        for s in slots {
+            switch s {
+            case .member(let m):
+                align = max(align, m.type.align)
+                bools += m.type.boolOffsets.map { $0 + m.byteOffset }
+            case .storage(let n, let type, let from, let to, _, _):
+                align = max(align, Self.storage(from: from, to: to, limit: cAlign).align)
+                storageNames.append((n, type))
+            }
+        }
+        layouts[t.id] = (size, align, cAlign, bools)
+        typeLayouts.append(GeneratedTypeLayout(btfID: t.id, swiftName: name,
+                                               members: zip(ms, forms).map { ($0.bare, $1) }))
+
+        let computed = zip(ms, forms).filter { $1 != .stored }.map(\.0)
+        let hasRaw = computed.contains { $0.bitSize != 0 || $0.type.size > 0 }
+        let stored = Set(zip(ms, forms).filter { $1 == .stored }.map(\.0.bare))
+        var p = CodePrinter()
+        let cName = "\(isUnion ? "union" : "struct") \(t.name.isEmpty ? "(anonymous)" : t.name)"
+        p.line("/// `\(cName)` (BTF id \(t.id)): \(size) bytes, laid out as in C: `MemoryLayout` size and")
+        p.line("/// stride \(size), stored members at their BTF offsets.")
+        if isUnion {
+            p.line("/// Every member is a computed property over the same bytes.")
+        } else if !placed {
+            p.line("/// Its members overlap: each is a computed property over the bytes at its BTF offset.")
+        } else if hasRaw {
+            p.line("/// Bitfields and members a packed layout does not align are computed properties over the")
+            p.line("/// bytes at their BTF offsets.")
+        }
+        p.block("public struct \(name): BTFCodable, Hashable, Sendable, BitwiseCopyable {") { p in
+            p.line("public static let btfSize = \(size)")
+            for s in slots {
+                switch s {
+                case .member(let m):
+                    p.line("public var \(m.swiftName): \(m.type.name)  // offset \(m.byteOffset)")
+                case .storage(let n, let type, let from, let to, let padding, let holds):
+                    let what = padding ? "padding" : "storage of " + holds.joined(separator: ", ")
+                    p.line("private var \(n): \(type)  // offset \(from)..<\(to), \(what)")
                 }
             }
-            stringInitializer(ms, &p)
             p.line()
-            p.block("public init(btfBytes b: UnsafeRawBufferPointer) {") { p in
-                for m in ms { p.line("self.\(m.swiftName) = \(loadExpr(m, buffer: "b"))") }
+            let settable = isUnion ? [] : ms.filter { $0.bitSize != 0 || $0.type.size > 0 }
+            if settable.isEmpty {
+                p.block("public init() {") { p in
+                    for s in storageNames { p.line("self.\(s.name) = \(s.type)(repeating: 0)") }
+                }
+            } else {
+                let params = settable.map { "\($0.swiftName): \($0.type.name) = \($0.type.zero)" }.joined(separator: ", ")
+                p.block("public init(\(params)) {") { p in
+                    for s in storageNames { p.line("self.\(s.name) = \(s.type)(repeating: 0)") }
+                    // Stored members first: the computed ones write into self.
+                    for m in settable.sorted(by: { stored.contains($0.bare) && !stored.contains($1.bare) }) {
+                        p.line("self.\(m.swiftName) = \(m.swiftName)")
+                    }
+                }
             }
+            if !isUnion { stringInitializer(ms, &p, storage: storageNames, stored: stored) }
             p.line()
-            p.block("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) {") { p in
-                p.line("BTFLayout.zero(b, count: Self.btfSize)")
-                for m in ms { p.line(storeStmt(m, value: "self.\(m.swiftName)", buffer: "b")) }
+            let boolsArg = bools.isEmpty ? "" : ", bools: [\(bools.map(String.init).joined(separator: ", "))]"
+            p.line("public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self\(boolsArg)) }")
+            p.line()
+            p.line("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }")
+            if isUnion {
+                p.line()
+                p.line("/// The union's bytes, which the members read and write.")
+                p.block("public var bytes: [UInt8] {") { p in
+                    p.line("get { Swift.withUnsafeBytes(of: self) { [UInt8]($0) } }")
+                    p.line("set { Swift.withUnsafeMutableBytes(of: &self) { BTFLayout.copy(newValue, into: $0) } }")
+                }
             }
+            for m in computed { computedProperty(m, &p) }
+            equality(slots, &p)
         }
         return p.lines
     }
 
+    private func structDecl(_ t: BTFType, name: String) throws -> [String] {
+        try layoutDecl(t, name: name, isUnion: false)
+    }
+
     private func unionDecl(_ t: BTFType, name: String) throws -> [String] {
-        let ms = try members(of: t, typeName: name, reserved: ["btfSize", "btfCodec", "btfBytes", "bytes"])
-        var p = CodePrinter()
-        p.line("/// `union \(t.name.isEmpty ? "(anonymous)" : t.name)`: \(t.size) bytes; every member views the same bytes.")
-        p.block("public struct \(name): BTFCodable, Hashable {") { p in
-            p.line("public static let btfSize = \(t.size)")
-            p.line("/// The union's bytes, which the members read and write.")
-            p.line("public var bytes: [UInt8]")
-            p.line()
-            p.line("public init() { self.bytes = [UInt8](repeating: 0, count: \(t.size)) }")
-            p.line()
-            p.line("public init(btfBytes b: UnsafeRawBufferPointer) { self.bytes = Array(b.prefix(\(t.size))) }")
-            p.line()
-            p.line("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.copy(self.bytes, into: b) }")
-            for m in ms {
-                p.line()
-                p.block("public var \(m.swiftName): \(m.type.name) {") { p in
-                    p.line("get { self.bytes.withUnsafeBytes { \(loadExpr(m, buffer: "$0")) } }")
-                    p.line("set { self.bytes.withUnsafeMutableBytes { \(storeStmt(m, value: "newValue", buffer: "$0")) } }")
-                }
-            }
-        }
-        return p.lines
+        try layoutDecl(t, name: name, isUnion: true)
     }
 
     private func enumDecl(_ t: BTFType, name: String) throws -> [String] {
@@ -396,16 +644,19 @@ final class SwiftTypeMapper {
         let reserved: Set<String> = ["btfSize", "btfCodec", "btfBytes", "rawValue"]
         let cases = try SwiftTypeMapper.memberNames(t.enumerators.map(\.name), reserved: reserved,
                                                     scope: "cases of enum \(name)")
+        let size = Int(t.size)
+        layouts[t.id] = (size, size, size, [])
+        typeLayouts.append(GeneratedTypeLayout(btfID: t.id, swiftName: name, members: []))
         var p = CodePrinter()
-        p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)`: \(t.size) bytes; any \(raw) is a valid value, as in C.")
-        p.block("public struct \(name): BTFCodable, Hashable, RawRepresentable {") { p in
+        p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)` (BTF id \(t.id)): \(t.size) bytes; any \(raw) is a valid value, as in C.")
+        p.block("public struct \(name): BTFCodable, Hashable, RawRepresentable, Sendable, BitwiseCopyable {") { p in
             p.line("public static let btfSize = \(t.size)")
             p.line("public var rawValue: \(raw)")
             p.line()
             p.line("public init(rawValue: \(raw)) { self.rawValue = rawValue }")
             p.line("public init() { self.rawValue = 0 }")
-            p.line("public init(btfBytes b: UnsafeRawBufferPointer) { self.rawValue = \(raw).btfCodec.load(b, at: 0) }")
-            p.line("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { \(raw).btfCodec.store(self.rawValue, b, at: 0) }")
+            p.line("public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self) }")
+            p.line("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }")
             if !t.enumerators.isEmpty { p.line() }
             for (e, swiftName) in zip(t.enumerators, cases) {
                 p.line("public static let \(swiftName) = \(name)(rawValue: \(enumLiteral(e.rawValue, size: Int(t.size), signed: t.isSignedEnum)))")

@@ -132,8 +132,13 @@ run("skel_globals") {
     typealias T = SkelGlobalsSkeleton.Types
     let skel = try SkelGlobalsSkeleton()
     let cfg = skel.rodata.cfg
-    check("globals.struct", cfg.origin == T.skel_point(x: 10, y: -20) && cfg.path.map(\.y) == [2, 4, 6], "\(cfg.origin) \(cfg.path)")
-    check("globals.union", cfg.value.u == 0x01020304 && cfg.value.b == [4, 3, 2, 1], "\(cfg.value)")
+    check("globals.struct", cfg.origin == T.skel_point(x: 10, y: -20) && Array(cfg.path).map(\.y) == [2, 4, 6], "\(cfg.origin) \(Array(cfg.path))")
+    // The generated types have the C layout: a record's bytes are the value.
+    check("globals.layout", MemoryLayout<T.skel_config>.size == 88 && MemoryLayout<T.skel_config>.stride == 88
+          && MemoryLayout<T.skel_config>.offset(of: \.label) == 41 && MemoryLayout<T.skel_config>.offset(of: \.ratio) == 80
+          && MemoryLayout<T.skel_num>.size == 4 && MemoryLayout<T.skel_big>.size == 8,
+          "\(MemoryLayout<T.skel_config>.size) \(MemoryLayout<T.skel_config>.stride)")
+    check("globals.union", cfg.value.u == 0x01020304 && Array(cfg.value.b) == [4, 3, 2, 1], "\(cfg.value)")
     check("globals.enum", cfg.tint == .SKEL_BLUE && skel.data.big_value == .SKEL_BIG && skel.data.delta == .SKEL_NEG)
     check("globals.bitfields", cfg.enabled == 1 && cfg.mode == 5 && cfg.level == -3, "\(cfg.enabled) \(cfg.mode) \(cfg.level)")
     check("globals.chars", BTFLayout.string(cfg.label) == "label" && BTFLayout.string(skel.rodata.greeting) == "hello")
@@ -144,9 +149,9 @@ run("skel_globals") {
     do { _ = try T.skel_config(label: "twelve bytes") } catch { tooLong = true }
     check("globals.chars.too-long", tooLong)
     check("globals.anonymous", cfg.range.lo == 100 && cfg.range.hi == 200 && cfg.anon9.word == 0xaabbccdd
-          && cfg.anon9.bytes_ == [0xdd, 0xcc, 0xbb, 0xaa])
+          && Array(cfg.anon9.bytes_) == [0xdd, 0xcc, 0xbb, 0xaa])
     check("globals.bool-double", cfg.on && cfg.ratio == 0.5 && skel.data.flag)
-    check("globals.data", skel.data.increment == 1 && skel.data.matrix == [[1, 2, 3], [4, 5, 6]]
+    check("globals.data", skel.data.increment == 1 && Array(skel.data.matrix).map { Array($0) } == [[1, 2, 3], [4, 5, 6]]
           && skel.data.ratio_f == 1.5 && skel.data.ratio_d == 2.25 && skel.data.wide == 1)
     check("globals.names", skel.data.`in` == 4 && skel.data.self_ == 5 && skel.data._globals_ == 6
           && skel.data.arr_struct.count == 2)
@@ -159,7 +164,7 @@ run("skel_globals") {
     c2.level = -8
     c2.mode = 7
     c2.value.s = -1
-    c2.label = BTFLayout.chars("x", count: 12)
+    c2.label = try .init(cString: "x")
     c2.path[1] = T.skel_point(x: 33, y: 44)
     check("globals.roundtrip", T.skel_config(btfBytes: c2.btfBytes) == c2)
 

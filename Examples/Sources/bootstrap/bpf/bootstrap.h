@@ -1,6 +1,6 @@
-// The record bootstrap.bpf.c sends through its ring buffer. Fixed-size
-// fields in an order without padding, so the Swift side (Types.event) has
-// the same layout.
+// The record bootstrap.bpf.c sends through its ring buffer. The skeleton's
+// Types.event has its C layout (padding included, were there any), so a
+// record's bytes are the Swift value.
 #ifndef BOOTSTRAP_H
 #define BOOTSTRAP_H
 
