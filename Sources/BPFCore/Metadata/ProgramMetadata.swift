@@ -82,6 +82,35 @@ public final class ProgramMetadata {
         }
     }
 
+    private var compactJSONCache: (bytes: [UInt8], count: Int, error: BPFError?)?
+
+    /// The `metadata` object as compact JSON, built once for all the programs
+    /// that share this map: the entries up to the first value that cannot be
+    /// formatted (bpftool stops there), how many that is, and why it stopped.
+    public func compactJSON() -> (bytes: [UInt8], count: Int, error: BPFError?) {
+        if let c = compactJSONCache { return c }
+        var out = JSONWriter()
+        out.beginObject()
+        var count = 0
+        var failure: BPFError?
+        for e in entries {
+            var v = JSONWriter()
+            do {
+                try writeJSON(e, to: &v)
+            } catch {
+                failure = error
+                break
+            }
+            out.key(e.name)
+            out.rawValue(v.bytes)
+            count += 1
+        }
+        out.endObject()
+        let c = (bytes: out.bytes, count: count, error: failure)
+        compactJSONCache = c
+        return c
+    }
+
     /// The value as bpftool's plain-text metadata line shows it
     /// (`"abc"`, `42`, `{"x":1}`); computed once.
     public func text(_ index: Int) throws(BPFError) -> String {
