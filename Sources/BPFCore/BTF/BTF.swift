@@ -106,10 +106,13 @@ public final class BTF {
 
     /// The BTF object with this kernel id, loaded once per run.
     /// Calls `btf__load_from_kernel_by_id` (split on vmlinux for module BTF).
-    public static func load(id: BTFID) throws(BPFError) -> BTF {
+    /// `cached: false` fetches it without keeping it for the rest of the run
+    /// (a caller walking thousands of objects bounds its own cache; vmlinux,
+    /// the base of module BTF, is still kept).
+    public static func load(id: BTFID, cached: Bool = true) throws(BPFError) -> BTF {
         if let b = kernelCache[id.rawValue] { return b }
         let btf = try fetch(id)
-        kernelCache[id.rawValue] = btf
+        if cached { kernelCache[id.rawValue] = btf }
         return btf
     }
 

@@ -214,8 +214,39 @@ public final class MetadataReader {
 
     private var verdicts: [MapID: MapVerdict] = [:]
     private var dumpers: [BTFID: BTFDumper] = [:]
+    /// The maps whose metadata `verdicts` holds, oldest first, at most
+    /// `capacity`: a metadata value keeps its map's BTF, dump plan and bytes
+    /// alive, so a run over thousands of objects would keep them all until
+    /// it exits. Programs of one object have neighbouring ids, so the
+    /// programs sharing a `.rodata` are met close together; a map forgotten
+    /// and met again is read again (same output, a few syscalls more).
+    private var held: [(map: MapID, btf: BTFID)] = []
+    private var oldest = 0
+    private let capacity: Int
 
-    public init() {}
+    /// `capacity`: how many maps' metadata (with their BTF and dump plans)
+    /// stay cached at once.
+    public init(capacity: Int = 64) {
+        self.capacity = max(1, capacity)
+    }
+
+    private func remember(_ id: MapID, _ verdict: MapVerdict, btf: BTFID?) {
+        verdicts[id] = verdict
+        guard case .candidate(.some) = verdict, let btf else { return }
+        if held.count < capacity {
+            held.append((id, btf))
+            return
+        }
+        // Forget the oldest: its metadata, and its dumper unless a held map
+        // still shares that BTF (dumpers are kept by BTF id).
+        let gone = held[oldest]
+        held[oldest] = (id, btf)
+        oldest = (oldest + 1) % capacity
+        verdicts.removeValue(forKey: gone.map)
+        if !held.contains(where: { $0.btf == gone.btf }) {
+            dumpers.removeValue(forKey: gone.btf)
+        }
+    }
 
     /// The metadata bound to the program, following bpftool's find_metadata:
     /// the first of its maps that is an array with a 4-byte key, one entry, a
@@ -228,8 +259,9 @@ public final class MetadataReader {
             if let v = verdicts[id] {
                 verdict = v
             } else {
-                verdict = examine(id)
-                verdicts[id] = verdict
+                let (v, btf) = examine(id)
+                verdict = v
+                remember(id, v, btf: btf)
             }
             switch verdict {
             case .notCandidate: continue
@@ -240,24 +272,24 @@ public final class MetadataReader {
         return nil
     }
 
-    private func examine(_ id: MapID) -> MapVerdict {
+    private func examine(_ id: MapID) -> (MapVerdict, BTFID?) {
         let fd = bpf_map_get_fd_by_id(id.rawValue)
-        guard fd >= 0 else { return .unreadable }
+        guard fd >= 0 else { return (.unreadable, nil) }
         defer { _ = Glibc.close(fd) }
         var info = bpf_map_info()
         var len = UInt32(MemoryLayout<bpf_map_info>.size)
-        guard bpf_map_get_info_by_fd(fd, &info, &len) == 0 else { return .unreadable }
+        guard bpf_map_get_info_by_fd(fd, &info, &len) == 0 else { return (.unreadable, nil) }
         // A byte search: String.contains(String) cost ~17k instructions a call.
         guard info.type == BPF_MAP_TYPE_ARRAY.rawValue, info.key_size == 4, info.max_entries == 1,
-              info.btf_value_type_id != 0, cArrayContains(info.name, ".rodata") else { return .notCandidate }
+              info.btf_value_type_id != 0, cArrayContains(info.name, ".rodata") else { return (.notCandidate, nil) }
         var value = [UInt8](repeating: 0, count: Int(info.value_size))
         var key: UInt32 = 0
         let r = value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &key, $0.baseAddress) }
-        guard r == 0 else { return .unreadable }
-        guard let btf = try? BTF.load(id: BTFID(info.btf_id)) else { return .candidate(nil) }
+        guard r == 0 else { return (.unreadable, nil) }
+        guard let btf = try? BTF.load(id: BTFID(info.btf_id), cached: false) else { return (.candidate(nil), nil) }
         let entries = ProgramMetadata.metadataEntries(btf: btf, sectionTypeID: info.btf_value_type_id,
                                                       valueSize: value.count)
-        guard !entries.isEmpty else { return .candidate(nil) }
+        guard !entries.isEmpty else { return (.candidate(nil), nil) }
         let dumper: BTFDumper
         if let d = dumpers[BTFID(info.btf_id)] {
             dumper = d
@@ -265,6 +297,7 @@ public final class MetadataReader {
             dumper = BTFDumper(btf: btf)
             dumpers[BTFID(info.btf_id)] = dumper
         }
-        return .candidate(ProgramMetadata(mapID: id, btf: btf, dumper: dumper, value: value, entries: entries))
+        return (.candidate(ProgramMetadata(mapID: id, btf: btf, dumper: dumper, value: value, entries: entries)),
+                BTFID(info.btf_id))
     }
 }
