@@ -47,13 +47,21 @@ public final class ProgramMetadata {
 
     /// The variables of the DATASEC whose names start with `bpf_metadata_`
     /// (bpftool's show_prog_metadata) that lie within `valueSize` bytes.
+    /// Reads libbpf's raw types: a Swift name is made only for the metadata
+    /// variables, and no other type of the section is decoded (`prog show`
+    /// does this once per object).
     static func metadataEntries(btf: BTF, sectionTypeID: UInt32, valueSize: Int) -> [MetadataEntry] {
-        guard let sec = btf.type(sectionTypeID), sec.kind == .dataSection else { return [] }
+        let h = btf.handle
+        guard let sec = btf__type_by_id(h, sectionTypeID), btf_kind(sec) == BTFKind.dataSection.rawValue,
+              let vars = btf_var_secinfos(sec) else { return [] }
         var out: [MetadataEntry] = []
-        for v in sec.sectionVariables {
-            guard let t = btf.type(v.typeID), t.name.hasPrefix(metadataPrefix) else { continue }
+        for i in 0..<Int(btf_vlen(sec)) {
+            let v = vars[i]
+            guard let t = btf__type_by_id(h, v.type),
+                  let name = btf__name_by_offset(h, t.pointee.name_off),
+                  strncmp(name, "bpf_metadata_", 13) == 0 else { continue }
             guard Int(v.offset) + Int(v.size) <= valueSize else { continue }
-            out.append(MetadataEntry(name: String(t.name.dropFirst(metadataPrefix.count)), typeID: t.referencedType,
+            out.append(MetadataEntry(name: String(cString: name + 13), typeID: t.pointee.type,
                                      offset: Int(v.offset), size: Int(v.size)))
         }
         return out
