@@ -118,6 +118,18 @@ public struct JSONWriter {
     public mutating func rawValue(_ json: [UInt8]) { beforeValue(); bytes.append(contentsOf: json) }
 
     public mutating func string(_ s: String) { beforeValue(); appendQuoted(s) }
+    /// `bytes` as a string of lower-case hex digits (a program's tag),
+    /// written straight into the output: no String in between.
+    public mutating func hexString(_ raw: [UInt8]) {
+        beforeValue()
+        bytes.append(UInt8(ascii: "\""))
+        for b in raw {
+            let hi = b >> 4, lo = b & 15
+            bytes.append(hi < 10 ? 48 + hi : 87 + hi)
+            bytes.append(lo < 10 ? 48 + lo : 87 + lo)
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
     public mutating func bool(_ b: Bool) { beforeValue(); bytes.append(contentsOf: (b ? "true" : "false").utf8) }
     public mutating func null() { beforeValue(); bytes.append(contentsOf: "null".utf8) }
     /// Inlined into the caller so that the conversion below is specialized

@@ -45,7 +45,8 @@ struct ProgView {
         w.plainField("id", info.id.rawValue)
         if let t = info.typeName { w.plainField("type", t) } else { w.plainField("type", info.type) }
         if !info.kernelName.isEmpty { w.plainField("name", info.name) }
-        w.plainField("tag", info.tagHex)
+        w.plainKey("tag")
+        w.hexString(info.tag)
         w.plainField("gpl_compatible", info.gplCompatible)
         if info.runTimeNanoseconds != 0 {
             w.plainField("run_time_ns", info.runTimeNanoseconds)
