@@ -52,6 +52,38 @@ func metadataLines(_ text: String) -> [String] {
 
 @Suite(.enabled(if: TestEnv.kernelTestsEnabled))
 struct MetadataTests {
+    /// prog show keeps the metadata of the last few .rodata maps only (so a
+    /// run over thousands of objects stays bounded in memory): a map
+    /// forgotten and met again is read again and gives the same metadata.
+    @Test func metadataReadAgainAfterItWasForgottenIsTheSame() throws {
+        let a = try LoadedFixture("meta_kinds", label: "perfevictA")
+        defer { a.remove() }
+        let b = try LoadedFixture("meta_kinds", label: "perfevictB")
+        defer { b.remove() }
+        let pa = try Program.open(pinned: a.pin("meta_sock"))
+        defer { pa.fd.close() }
+        let pb = try Program.open(pinned: b.pin("meta_sock"))
+        defer { pb.fd.close() }
+        let reader = MetadataReader(capacity: 1)
+        let first = try #require(reader.metadata(for: pa.info))
+        let firstJSON = first.compactJSON()
+        let other = try #require(reader.metadata(for: pb.info))
+        #expect(other.mapID != first.mapID, "two loads are two .rodata maps")
+        // Meeting b's map pushed a's out: this is a fresh read of a's map.
+        let again = try #require(reader.metadata(for: pa.info))
+        #expect(again !== first)
+        #expect(again.mapID == first.mapID)
+        #expect(again.entries.map(\.name) == first.entries.map(\.name))
+        let againJSON = again.compactJSON()
+        #expect(againJSON.bytes == firstJSON.bytes)
+        #expect(againJSON.count == firstJSON.count && againJSON.count > 0)
+        // And it is what bpftool prints for that program.
+        let expected = try a.bpftoolJSON("meta_sock")
+        let em = try #require(expected["metadata"] as? [String: Any])
+        let am = try #require(try JSONSerialization.jsonObject(with: Data(againJSON.bytes)) as? [String: Any])
+        if let d = jsonDifference(expected: em, actual: am) { Issue.record("metadata\(d)") }
+    }
+
     @Test func jsonMetadataOfEveryKindEqualsBpftools() throws {
         let f = try LoadedFixture("meta_kinds", label: "kindsjson")
         defer { f.remove() }

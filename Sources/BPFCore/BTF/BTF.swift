@@ -85,7 +85,8 @@ public struct BTFType: Sendable {
 public final class BTF {
     let handle: OpaquePointer
     private let owned: Bool
-    private var cache: [UInt32: BTFType] = [:]
+    // Not lazy: a lazy var's subscript setter copies the whole table each time.
+    private var cache: TypeIDTable<BTFType>
     /// The base BTF for split BTF (module BTF on vmlinux); kept alive here.
     private let base: BTF?
     // What a borrowed handle lives in (a BPFObject): kept alive while this is.
@@ -96,6 +97,7 @@ public final class BTF {
         self.owned = owned
         self.base = base
         self.owner = owner
+        cache = TypeIDTable(typeCount: Int(btf__type_cnt(handle)), denseLimit: 4096)
     }
 
     deinit { if owned { btf__free(handle) } }
@@ -107,32 +109,62 @@ public final class BTF {
 
     /// The BTF object with this kernel id, loaded once per run.
     /// Calls `btf__load_from_kernel_by_id` (split on vmlinux for module BTF).
-    public static func load(id: BTFID) throws(BPFError) -> BTF {
+    /// `cached: false` fetches it without keeping it for the rest of the run
+    /// (a caller walking thousands of objects bounds its own cache; vmlinux,
+    /// the base of module BTF, is still kept).
+    public static func load(id: BTFID, cached: Bool = true) throws(BPFError) -> BTF {
         if let b = kernelCache[id.rawValue] { return b }
-        // Module BTF is split BTF on top of vmlinux: find out from the BTF info.
+        let btf = try fetch(id)
+        if cached { kernelCache[id.rawValue] = btf }
+        return btf
+    }
+
+    /// One BPF_OBJ_GET_INFO_BY_FD answers whether the BTF is a module's
+    /// (split BTF on top of vmlinux) and, into a buffer big enough for a
+    /// program's BTF, hands over the data too, which `btf__new` parses:
+    /// libbpf's btf__load_from_kernel_by_id would open the id and query it
+    /// twice more (`prog show` loads one BTF per object: 3 syscalls saved
+    /// each). Module BTF still goes through btf__load_from_kernel_by_id_split.
+    private static func fetch(_ id: BTFID) throws(BPFError) -> BTF {
+        let fd: FileDescriptor
+        do {
+            fd = try Kernel.open(.btf, id: id.rawValue)
+        } catch {
+            throw BPFError("load BTF id \(id)", errno: error.errno)
+        }
+        defer { fd.close() }
         var info = bpf_btf_info()
         var nameBuf = [CChar](repeating: 0, count: 64)
-        var isModule = false
-        if let fd = try? Kernel.open(.btf, id: id.rawValue) {
-            let ok: Bool = nameBuf.withUnsafeMutableBufferPointer { buf in
-                info.name = UInt64(UInt(bitPattern: buf.baseAddress!))
-                info.name_len = UInt32(buf.count)
-                var len = UInt32(MemoryLayout<bpf_btf_info>.size)
-                return bpf_obj_get_info_by_fd(fd.rawValue, &info, &len) == 0
+        var data = [UInt8](unsafeUninitializedCapacity: 1 << 14) { _, n in n = 1 << 14 }
+        func query() -> Int32 {
+            nameBuf.withUnsafeMutableBufferPointer { nb in
+                data.withUnsafeMutableBytes { db in
+                    info = bpf_btf_info()
+                    info.name = UInt64(UInt(bitPattern: nb.baseAddress!))
+                    info.name_len = UInt32(nb.count)
+                    info.btf = UInt64(UInt(bitPattern: db.baseAddress!))
+                    info.btf_size = UInt32(db.count)
+                    var len = UInt32(MemoryLayout<bpf_btf_info>.size)
+                    return bpf_obj_get_info_by_fd(fd.rawValue, &info, &len) == 0 ? 0 : Glibc.errno
+                }
             }
-            if ok && info.kernel_btf != 0 && String(cString: nameBuf) != "vmlinux" { isModule = true }
         }
-        let btf: BTF
-        if isModule {
+        var err = query()
+        if err == 0 && Int(info.btf_size) > data.count {
+            let size = Int(info.btf_size)
+            data = [UInt8](unsafeUninitializedCapacity: size) { _, n in n = size }
+            err = query()
+        }
+        guard err == 0, Int(info.btf_size) <= data.count else {
+            throw BPFError("load BTF id \(id)", errno: err == 0 ? EAGAIN : err)
+        }
+        if info.kernel_btf != 0 && String(cString: nameBuf) != "vmlinux" {
             let base = try vmlinux()
             let p = try checkPointer(btf__load_from_kernel_by_id_split(id.rawValue, base.handle), "load BTF id \(id)")
-            btf = BTF(handle: p, owned: true, base: base)
-        } else {
-            let p = try checkPointer(btf__load_from_kernel_by_id(id.rawValue), "load BTF id \(id)")
-            btf = BTF(handle: p, owned: true)
+            return BTF(handle: p, owned: true, base: base)
         }
-        kernelCache[id.rawValue] = btf
-        return btf
+        let p: OpaquePointer? = data.withUnsafeBytes { raw in btf__new(raw.baseAddress, info.btf_size) }
+        return BTF(handle: try checkPointer(p, "load BTF id \(id)"), owned: true)
     }
 
     /// The running kernel's BTF, loaded once per run. Calls `btf__load_vmlinux_btf`.

@@ -142,8 +142,8 @@ final class DumpNode {
 
 final class DumpPlan {
     let btf: BTF
-    private var nodes: [UInt32: DumpNode] = [:]
-    private var sizes: [UInt32: Int] = [:]
+    private var nodes: TypeIDTable<DumpNode>
+    private var sizes: TypeIDTable<Int>
 
     let functionPointers: BTFDumper.FunctionPointerFormatter?
 
@@ -156,6 +156,9 @@ final class DumpPlan {
     init(btf: BTF, functionPointers: BTFDumper.FunctionPointerFormatter? = nil) {
         self.btf = btf
         self.functionPointers = functionPointers
+        let count = Int(btf.typeCount)
+        nodes = TypeIDTable(typeCount: count, denseLimit: 1 << 16)
+        sizes = TypeIDTable(typeCount: count, denseLimit: 1 << 16)
     }
 
     func takeScratch() -> [UInt8] {
@@ -217,7 +220,8 @@ final class DumpPlan {
     }
 
     /// Types being compiled: meeting one again means the type holds itself.
-    private var compiling: Set<UInt32> = []
+    /// (At most 64 deep: a short array searched linearly, no hashing.)
+    private var compiling: [UInt32] = []
 
     func node(_ id: UInt32, depth: Int) throws(BPFError) -> DumpNode {
         if let n = nodes[id] { return n }
@@ -239,8 +243,8 @@ final class DumpPlan {
             break
         }
         let n = DumpNode()
-        compiling.insert(id)
-        defer { compiling.remove(id) }
+        compiling.append(id)
+        defer { compiling.removeLast() }
         n.kind = try compile(t, depth: depth)
         nodes[id] = n
         return n

@@ -47,13 +47,21 @@ public final class ProgramMetadata {
 
     /// The variables of the DATASEC whose names start with `bpf_metadata_`
     /// (bpftool's show_prog_metadata) that lie within `valueSize` bytes.
+    /// Reads libbpf's raw types: a Swift name is made only for the metadata
+    /// variables, and no other type of the section is decoded (`prog show`
+    /// does this once per object).
     static func metadataEntries(btf: BTF, sectionTypeID: UInt32, valueSize: Int) -> [MetadataEntry] {
-        guard let sec = btf.type(sectionTypeID), sec.kind == .dataSection else { return [] }
+        let h = btf.handle
+        guard let sec = btf__type_by_id(h, sectionTypeID), btf_kind(sec) == BTFKind.dataSection.rawValue,
+              let vars = btf_var_secinfos(sec) else { return [] }
         var out: [MetadataEntry] = []
-        for v in sec.sectionVariables {
-            guard let t = btf.type(v.typeID), t.name.hasPrefix(metadataPrefix) else { continue }
+        for i in 0..<Int(btf_vlen(sec)) {
+            let v = vars[i]
+            guard let t = btf__type_by_id(h, v.type),
+                  let name = btf__name_by_offset(h, t.pointee.name_off),
+                  strncmp(name, "bpf_metadata_", 13) == 0 else { continue }
             guard Int(v.offset) + Int(v.size) <= valueSize else { continue }
-            out.append(MetadataEntry(name: String(t.name.dropFirst(metadataPrefix.count)), typeID: t.referencedType,
+            out.append(MetadataEntry(name: String(cString: name + 13), typeID: t.pointee.type,
                                      offset: Int(v.offset), size: Int(v.size)))
         }
         return out
@@ -80,6 +88,35 @@ public final class ProgramMetadata {
             w.key(e.name)
             try writeJSON(e, to: &w)
         }
+    }
+
+    private var compactJSONCache: (bytes: [UInt8], count: Int, error: BPFError?)?
+
+    /// The `metadata` object as compact JSON, built once for all the programs
+    /// that share this map: the entries up to the first value that cannot be
+    /// formatted (bpftool stops there), how many that is, and why it stopped.
+    public func compactJSON() -> (bytes: [UInt8], count: Int, error: BPFError?) {
+        if let c = compactJSONCache { return c }
+        var out = JSONWriter()
+        out.beginObject()
+        var count = 0
+        var failure: BPFError?
+        for e in entries {
+            var v = JSONWriter()
+            do {
+                try writeJSON(e, to: &v)
+            } catch {
+                failure = error
+                break
+            }
+            out.key(e.name)
+            out.rawValue(v.bytes)
+            count += 1
+        }
+        out.endObject()
+        let c = (bytes: out.bytes, count: count, error: failure)
+        compactJSONCache = c
+        return c
     }
 
     /// The value as bpftool's plain-text metadata line shows it
@@ -185,8 +222,39 @@ public final class MetadataReader {
 
     private var verdicts: [MapID: MapVerdict] = [:]
     private var dumpers: [BTFID: BTFDumper] = [:]
+    /// The maps whose metadata `verdicts` holds, oldest first, at most
+    /// `capacity`: a metadata value keeps its map's BTF, dump plan and bytes
+    /// alive, so a run over thousands of objects would keep them all until
+    /// it exits. Programs of one object have neighbouring ids, so the
+    /// programs sharing a `.rodata` are met close together; a map forgotten
+    /// and met again is read again (same output, a few syscalls more).
+    private var held: [(map: MapID, btf: BTFID)] = []
+    private var oldest = 0
+    private let capacity: Int
 
-    public init() {}
+    /// `capacity`: how many maps' metadata (with their BTF and dump plans)
+    /// stay cached at once.
+    public init(capacity: Int = 64) {
+        self.capacity = max(1, capacity)
+    }
+
+    private func remember(_ id: MapID, _ verdict: MapVerdict, btf: BTFID?) {
+        verdicts[id] = verdict
+        guard case .candidate(.some) = verdict, let btf else { return }
+        if held.count < capacity {
+            held.append((id, btf))
+            return
+        }
+        // Forget the oldest: its metadata, and its dumper unless a held map
+        // still shares that BTF (dumpers are kept by BTF id).
+        let gone = held[oldest]
+        held[oldest] = (id, btf)
+        oldest = (oldest + 1) % capacity
+        verdicts.removeValue(forKey: gone.map)
+        if !held.contains(where: { $0.btf == gone.btf }) {
+            dumpers.removeValue(forKey: gone.btf)
+        }
+    }
 
     /// The metadata bound to the program, following bpftool's find_metadata:
     /// the first of its maps that is an array with a 4-byte key, one entry, a
@@ -199,8 +267,9 @@ public final class MetadataReader {
             if let v = verdicts[id] {
                 verdict = v
             } else {
-                verdict = examine(id)
-                verdicts[id] = verdict
+                let (v, btf) = examine(id)
+                verdict = v
+                remember(id, v, btf: btf)
             }
             switch verdict {
             case .notCandidate: continue
@@ -211,24 +280,24 @@ public final class MetadataReader {
         return nil
     }
 
-    private func examine(_ id: MapID) -> MapVerdict {
+    private func examine(_ id: MapID) -> (MapVerdict, BTFID?) {
         let fd = bpf_map_get_fd_by_id(id.rawValue)
-        guard fd >= 0 else { return .unreadable }
+        guard fd >= 0 else { return (.unreadable, nil) }
         defer { _ = Glibc.close(fd) }
         var info = bpf_map_info()
         var len = UInt32(MemoryLayout<bpf_map_info>.size)
-        guard bpf_map_get_info_by_fd(fd, &info, &len) == 0 else { return .unreadable }
+        guard bpf_map_get_info_by_fd(fd, &info, &len) == 0 else { return (.unreadable, nil) }
         // A byte search: String.contains(String) cost ~17k instructions a call.
         guard info.type == BPF_MAP_TYPE_ARRAY.rawValue, info.key_size == 4, info.max_entries == 1,
-              info.btf_value_type_id != 0, cArrayContains(info.name, ".rodata") else { return .notCandidate }
+              info.btf_value_type_id != 0, cArrayContains(info.name, ".rodata") else { return (.notCandidate, nil) }
         var value = [UInt8](repeating: 0, count: Int(info.value_size))
         var key: UInt32 = 0
         let r = value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &key, $0.baseAddress) }
-        guard r == 0 else { return .unreadable }
-        guard let btf = try? BTF.load(id: BTFID(info.btf_id)) else { return .candidate(nil) }
+        guard r == 0 else { return (.unreadable, nil) }
+        guard let btf = try? BTF.load(id: BTFID(info.btf_id), cached: false) else { return (.candidate(nil), nil) }
         let entries = ProgramMetadata.metadataEntries(btf: btf, sectionTypeID: info.btf_value_type_id,
                                                       valueSize: value.count)
-        guard !entries.isEmpty else { return .candidate(nil) }
+        guard !entries.isEmpty else { return (.candidate(nil), nil) }
         let dumper: BTFDumper
         if let d = dumpers[BTFID(info.btf_id)] {
             dumper = d
@@ -236,6 +305,7 @@ public final class MetadataReader {
             dumper = BTFDumper(btf: btf)
             dumpers[BTFID(info.btf_id)] = dumper
         }
-        return .candidate(ProgramMetadata(mapID: id, btf: btf, dumper: dumper, value: value, entries: entries))
+        return (.candidate(ProgramMetadata(mapID: id, btf: btf, dumper: dumper, value: value, entries: entries)),
+                BTFID(info.btf_id))
     }
 }

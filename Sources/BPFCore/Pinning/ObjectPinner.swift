@@ -397,6 +397,9 @@ private final class PinRun {
     func pinTree(_ obj: BPFObject, manifest start: ObjectManifest, attachment: Attachment,
                  shared: [String: String], newShared: [String: String], reused: [String: String]) throws(BPFError) -> ObjectManifest {
         var manifest = start
+        // Both entry points (pin(objectFile:) and pin(loaded:)) hold umask 077
+        // from before the claim until they return.
+        staging.ownerOnlyUmask = true
         let mapsDir = try staging.makeDirectory(ObjectTreeLayout.mapsDir)
         let progsDir = try staging.makeDirectory(ObjectTreeLayout.programsDir)
         var sharedDir: TreeDirectory?
@@ -437,6 +440,20 @@ private final class PinRun {
         try steps.check("pin-programs")
 
         if case .none = attachment { return try finishManifest(manifest) }
+        // Once a program is attached it runs on this process's own syscalls
+        // too (a program on sys_enter runs at every one): the links directory
+        // is made before the first attach, and each link is described right
+        // after it is made, while fewer programs run, rather than all of them
+        // afterwards (the 100-program object made 100 of its syscalls with
+        // all 100 programs running).
+        let linksDir = try staging.makeDirectory(ObjectTreeLayout.linksDir)
+        var linkInfo: [String: PinnedObjectSummary] = [:]
+        func described(_ name: String, _ link: BPFLink) throws(BPFError) -> PinnedObjectSummary {
+            if let i = linkInfo[name] { return i }
+            let i = try PinnedObjectSummary.describe(fd: link.fd, as: holdsMap.contains(name) ? .map : .link)
+            linkInfo[name] = i
+            return i
+        }
         var existing: [String: BPFLink] = [:]
         if case .existing(let l) = attachment {
             for (n, link) in l { existing[n] = link }
@@ -450,6 +467,7 @@ private final class PinRun {
             let i = programIndex[p.name]!
             if let target = attachTo[p.name] {
                 links.append((p.name, try p.attach(to: target, scratch: staging.path)))
+                _ = try described(p.name, links[links.count - 1].1)
                 manifest.programs[i].link = p.name
                 continue
             }
@@ -473,6 +491,7 @@ private final class PinRun {
             }
             do {
                 links.append((p.name, try p.attach()))
+                _ = try described(p.name, links[links.count - 1].1)
                 manifest.programs[i].link = p.name
             } catch where error.errno == EOPNOTSUPP || error.errno == ESRCH {
                 manifest.programs[i].notAttached = "section \(p.sectionName) gives libbpf no attach target"
@@ -481,6 +500,7 @@ private final class PinRun {
         if case .attachNow = attachment, attachBySection {
             for m in obj.maps where m.isStructOps && m.autocreate && m.fd != nil {
                 links.append((name(m), try m.attachStructOps()))
+                _ = try described(name(m), links[links.count - 1].1)
             }
         }
         try steps.check("attach")
@@ -490,14 +510,13 @@ private final class PinRun {
         // them with this process's descriptors.
         for (name, link) in links + borrowed {
             let isProgram = programIndex[name] != nil && manifest.programs[programIndex[name]!].link == name
-            let info = try PinnedObjectSummary.describe(fd: link.fd, as: holdsMap.contains(name) ? .map : .link)
+            let info = try described(name, link)
             let type = info.kind == .map ? "struct_ops_map" : info.typeName
             manifest.links.append(ObjectManifest.Link(pinName: name, id: info.id, type: type,
                                                       program: isProgram ? name : nil,
                                                       structOpsMap: isProgram ? nil : name))
         }
         manifest = try finishManifest(manifest)
-        let linksDir = try staging.makeDirectory(ObjectTreeLayout.linksDir)
         for (name, link) in links + borrowed {
             try linksDir.pin(link.fd, as: name, what: "link \(name)")
         }

@@ -9,17 +9,40 @@ struct FDInfo {
     private var bytes: [UInt8] = []
 
     init(fd: Int32) {
-        let f = Glibc.open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
+        // "/proc/self/fdinfo/" and the number, built without String
+        // interpolation (thousands of times per `prog show`).
+        let f: Int32 = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { path in
+            let prefix: StaticString = "/proc/self/fdinfo/"
+            var n = prefix.utf8CodeUnitCount
+            UnsafeMutableRawBufferPointer(path).copyMemory(from: UnsafeRawBufferPointer(start: prefix.utf8Start, count: n))
+            var digits = 1
+            var v = max(fd, 0)
+            while v >= 10 { v /= 10; digits += 1 }
+            v = max(fd, 0)
+            for i in stride(from: n + digits - 1, through: n, by: -1) {
+                path[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+            n += digits
+            path[n] = 0
+            return path.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n + 1) {
+                Glibc.open($0, O_RDONLY | O_CLOEXEC)
+            }
+        }
         guard f >= 0 else { return }
         defer { _ = Glibc.close(f) }
-        // An fdinfo is a few hundred bytes.
+        // An fdinfo is a few hundred bytes. It is a seq_file that a read fills
+        // whole when it fits: a short read is the end, and no second read is
+        // needed to see end-of-file (one syscall per program saved).
         bytes = [UInt8](unsafeUninitializedCapacity: 4096) { buf, count in
             var used = 0
             while used < buf.count {
-                let n = Glibc.read(f, buf.baseAddress! + used, buf.count - used)
+                let want = buf.count - used
+                let n = Glibc.read(f, buf.baseAddress! + used, want)
                 if n < 0 && Glibc.errno == EINTR { continue }
                 if n <= 0 { break }
                 used += n
+                if n < want { break }
             }
             count = used
         }

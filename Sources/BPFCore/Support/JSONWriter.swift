@@ -4,10 +4,16 @@
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
     public let pretty: Bool
-    // One entry per open container: whether it already has an element.
-    private var hasElement: [Bool] = []
-    // One entry per open container: whether it is an array.
-    private var isArray: [Bool] = []
+    // Per open container, whether it already has an element and whether it
+    // is an array: the first 64 levels as bits of `levelBits`/`arrayBits`
+    // (bit i: the container at depth i), deeper ones in `deepLevels`/
+    // `deepArrays`. Arrays of Bool cost a uniqueness check and a bounds check
+    // on every value.
+    private var openCount = 0
+    private var levelBits: UInt64 = 0
+    private var arrayBits: UInt64 = 0
+    private var deepLevels: [Bool] = []
+    private var deepArrays: [Bool] = []
     private var afterKey = false
 
     /// `pretty` indents by four spaces, one key a line, as bpftool's `-p`
@@ -25,12 +31,12 @@ public struct JSONWriter {
         return b
     }
 
-    public var depth: Int { hasElement.count }
+    public var depth: Int { openCount }
 
     private mutating func newline() {
         guard pretty else { return }
         bytes.append(UInt8(ascii: "\n"))
-        for _ in 0..<hasElement.count { bytes.append(contentsOf: [32, 32, 32, 32]) }
+        for _ in 0..<openCount { bytes.append(contentsOf: [32, 32, 32, 32]) }
     }
 
     /// Where to hand the bytes written so far once they pass `spillThreshold`
@@ -45,32 +51,61 @@ public struct JSONWriter {
             bytes.removeAll(keepingCapacity: true)
         }
         if afterKey { afterKey = false; return }
-        if let last = hasElement.last {
-            if last { bytes.append(UInt8(ascii: ",")) }
-            hasElement[hasElement.count - 1] = true
-            if isArray.last == false { newline() }
+        guard openCount > 0 else { return }
+        let level = openCount - 1
+        let inArray: Bool
+        if level < 64 {
+            let bit: UInt64 = 1 << UInt64(level)
+            if levelBits & bit != 0 { bytes.append(UInt8(ascii: ",")) }
+            levelBits |= bit
+            inArray = arrayBits & bit != 0
+        } else {
+            if deepLevels[level - 64] { bytes.append(UInt8(ascii: ",")) }
+            deepLevels[level - 64] = true
+            inArray = deepArrays[level - 64]
         }
+        // bpftool's -p puts array elements one after the other on the line.
+        if !inArray { newline() }
+    }
+
+    /// Opens a container: it has no element yet.
+    private mutating func push(array: Bool) {
+        let level = openCount
+        if level < 64 {
+            let bit: UInt64 = 1 << UInt64(level)
+            levelBits &= ~bit
+            if array { arrayBits |= bit } else { arrayBits &= ~bit }
+        } else {
+            deepLevels.append(false)
+            deepArrays.append(array)
+        }
+        openCount += 1
+    }
+
+    /// Closes the innermost container; whether it had an element.
+    private mutating func pop() -> Bool {
+        openCount -= 1
+        let level = openCount
+        if level < 64 { return levelBits & (1 << UInt64(level)) != 0 }
+        deepArrays.removeLast()
+        return deepLevels.removeLast()
     }
 
     public mutating func beginObject() {
-        beforeValue(); bytes.append(UInt8(ascii: "{")); hasElement.append(false); isArray.append(false)
+        beforeValue(); bytes.append(UInt8(ascii: "{")); push(array: false)
     }
 
     public mutating func endObject() {
-        let had = hasElement.removeLast()
-        isArray.removeLast()
-        if had { newline() }
+        if pop() { newline() }
         bytes.append(UInt8(ascii: "}"))
     }
 
     public mutating func beginArray() {
-        beforeValue(); bytes.append(UInt8(ascii: "[")); hasElement.append(false); isArray.append(true)
+        beforeValue(); bytes.append(UInt8(ascii: "[")); push(array: true)
     }
 
     public mutating func endArray() {
-        let had = hasElement.removeLast()
-        isArray.removeLast()
-        if had { newline() }
+        if pop() { newline() }
         bytes.append(UInt8(ascii: "]"))
     }
 
@@ -82,7 +117,36 @@ public struct JSONWriter {
         afterKey = true
     }
 
+    /// A key written as is, without escaping: for the literal keys of
+    /// bpftool's output (`"id"`, `"map_ids"`), which need none. Escaping a
+    /// String key cost ~350 instructions, thousands of times per `prog show`.
+    public mutating func plainKey(_ k: StaticString) {
+        beforeValue()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        if pretty { bytes.append(32) }
+        afterKey = true
+    }
+
+    /// A value already formatted as compact JSON (a fragment built once and
+    /// written many times), copied as is.
+    public mutating func rawValue(_ json: [UInt8]) { beforeValue(); bytes.append(contentsOf: json) }
+
     public mutating func string(_ s: String) { beforeValue(); appendQuoted(s) }
+    /// `bytes` as a string of lower-case hex digits (a program's tag),
+    /// written straight into the output: no String in between.
+    public mutating func hexString(_ raw: [UInt8]) {
+        beforeValue()
+        bytes.append(UInt8(ascii: "\""))
+        for b in raw {
+            let hi = b >> 4, lo = b & 15
+            bytes.append(hi < 10 ? 48 + hi : 87 + hi)
+            bytes.append(lo < 10 ? 48 + lo : 87 + lo)
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
     public mutating func bool(_ b: Bool) { beforeValue(); bytes.append(contentsOf: (b ? "true" : "false").utf8) }
     public mutating func null() { beforeValue(); bytes.append(contentsOf: "null".utf8) }
     /// Inlined into the caller so that the conversion below is specialized
@@ -117,6 +181,11 @@ public struct JSONWriter {
     @inlinable
     public mutating func field<T: BinaryInteger>(_ k: String, _ v: T) { key(k); int(v) }
     public mutating func field(_ k: String, _ b: Bool) { key(k); bool(b) }
+    // The same with a literal key (plainKey).
+    public mutating func plainField(_ k: StaticString, _ s: String) { plainKey(k); string(s) }
+    @inlinable
+    public mutating func plainField<T: BinaryInteger>(_ k: StaticString, _ v: T) { plainKey(k); int(v) }
+    public mutating func plainField(_ k: StaticString, _ b: Bool) { plainKey(k); bool(b) }
 
     private mutating func appendDecimal(_ magnitude: UInt64, negative: Bool) {
         if negative { bytes.append(UInt8(ascii: "-")) }

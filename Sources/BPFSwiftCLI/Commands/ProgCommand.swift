@@ -76,7 +76,7 @@ enum ProgCommand {
             let metadata = p.info.mapIDs.isEmpty ? nil : reader.metadata(for: p.info)
             if let filter, !filter.matches(metadata) { return nil }
             let pinned: [String]? = anyPinned ? pins!.pathsInBpftoolOrder(.program, id: p.id.rawValue) : nil
-            let v = ProgView(info: p.info, pinned: pinned, metadata: metadata)
+            let v = ProgView(info: p.info, pinned: pinned, metadata: metadata, json: ctx.json)
             if let e = v.metadataError {
                 ctx.warn("program \(p.id): metadata \(metadata!.entries[v.metadataCount].name): \(e)")
             }

@@ -13,13 +13,19 @@ struct ProgView {
     let metadataCount: Int
     let metadataError: BPFError?
 
-    init(info: ProgramInfo, pinned: [String]?, metadata: ProgramMetadata?) {
+    /// `json`: the view is for JSON output, whose metadata is formatted
+    /// (and its printable entries counted) once per metadata map.
+    init(info: ProgramInfo, pinned: [String]?, metadata: ProgramMetadata?, json: Bool = false) {
         self.info = info
         self.pinned = pinned
         self.metadata = metadata
         var count = 0
         var failure: BPFError?
-        if let metadata {
+        if let metadata, json {
+            let f = metadata.compactJSON()
+            count = f.count
+            failure = f.error
+        } else if let metadata {
             for i in metadata.entries.indices {
                 do {
                     _ = try metadata.text(i)
@@ -36,49 +42,57 @@ struct ProgView {
 
     func writeJSON(to w: inout JSONWriter) {
         w.beginObject()
-        w.field("id", info.id.rawValue)
-        if let t = info.typeName { w.field("type", t) } else { w.field("type", info.type) }
-        if !info.kernelName.isEmpty { w.field("name", info.name) }
-        w.field("tag", info.tagHex)
-        w.field("gpl_compatible", info.gplCompatible)
+        w.plainField("id", info.id.rawValue)
+        if let t = info.typeName { w.plainField("type", t) } else { w.plainField("type", info.type) }
+        if !info.kernelName.isEmpty { w.plainField("name", info.name) }
+        w.plainKey("tag")
+        w.hexString(info.tag)
+        w.plainField("gpl_compatible", info.gplCompatible)
         if info.runTimeNanoseconds != 0 {
-            w.field("run_time_ns", info.runTimeNanoseconds)
-            w.field("run_cnt", info.runCount)
+            w.plainField("run_time_ns", info.runTimeNanoseconds)
+            w.plainField("run_cnt", info.runCount)
         }
-        if info.recursionMisses != 0 { w.field("recursion_misses", info.recursionMisses) }
+        if info.recursionMisses != 0 { w.plainField("recursion_misses", info.recursionMisses) }
         if info.ifindex != 0 {
-            w.key("dev")
+            w.plainKey("dev")
             w.beginObject()
-            w.field("ifindex", info.ifindex)
-            w.field("ns_dev", info.netnsDevice)
-            w.field("ns_inode", info.netnsInode)
-            if let name = info.deviceName { w.field("ifname", name) }
+            w.plainField("ifindex", info.ifindex)
+            w.plainField("ns_dev", info.netnsDevice)
+            w.plainField("ns_inode", info.netnsInode)
+            if let name = info.deviceName { w.plainField("ifname", name) }
             w.endObject()
         }
         if info.loadTime != 0 {
-            w.field("loaded_at", info.loadedAt)
-            w.field("uid", info.createdByUID)
+            w.plainField("loaded_at", info.loadedAt)
+            w.plainField("uid", info.createdByUID)
         }
-        w.field("orphaned", info.orphaned)
-        w.field("bytes_xlated", info.xlatedLength)
-        w.field("jited", info.jitedLength != 0)
-        if info.jitedLength != 0 { w.field("bytes_jited", info.jitedLength) }
-        if let m = info.memlockBytes { w.field("bytes_memlock", m) }
+        w.plainField("orphaned", info.orphaned)
+        w.plainField("bytes_xlated", info.xlatedLength)
+        w.plainField("jited", info.jitedLength != 0)
+        if info.jitedLength != 0 { w.plainField("bytes_jited", info.jitedLength) }
+        if let m = info.memlockBytes { w.plainField("bytes_memlock", m) }
         if !info.mapIDs.isEmpty {
-            w.key("map_ids")
+            w.plainKey("map_ids")
             w.beginArray()
             for id in info.mapIDs { w.int(id.rawValue) }
             w.endArray()
         }
-        if let btf = info.btfID { w.field("btf_id", btf.rawValue) }
+        if let btf = info.btfID { w.plainField("btf_id", btf.rawValue) }
         if let pinned {
-            w.key("pinned")
+            w.plainKey("pinned")
             w.beginArray()
             for p in pinned { w.string(p) }
             w.endArray()
         }
         if let metadata, metadataCount > 0 {
-            w.key("metadata")
+            w.plainKey("metadata")
+            // Compact output: the object as formatted once for all the
+            // programs that share this metadata.
+            if !w.pretty {
+                w.rawValue(metadata.compactJSON().bytes)
+                w.endObject()
+                return
+            }
             w.beginObject()
             for e in metadata.entries.prefix(metadataCount) {
                 w.key(e.name)
