@@ -175,8 +175,9 @@ $BPFTOOL btf dump prog pinned "$P" format c | grep -c '^'
 $BPFTOOL -j btf dump prog pinned "$P" | jq '.types | length'
 
 step "feature probe"
-# FEATURE PROBE: `feature probe` lines go here, e.g.
-#   $BPFTOOL feature probe kernel | grep -c 'is available'
-#   $BPFTOOL -j feature probe kernel | jq -c '.program_types | keys'
+$BPFTOOL feature probe kernel | grep -c 'is available'
+$BPFTOOL -j feature probe kernel | jq -c '.program_types | keys'
+$BPFTOOL -j feature probe kernel | jq -c '.map_types.have_ringbuf_map_type, .misc.have_bounded_loops'
+$BPFTOOL feature probe macros prefix CI_ | grep -c '^#define CI_'
 
 step "done"

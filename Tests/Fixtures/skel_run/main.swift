@@ -209,11 +209,11 @@ run("skel_ops") {
     // Unique names: congestion controls are global to the host.
     let name = "bpfsw\(pid)"
     let optName = "bpfso\(pid)"
-    ops.name = BTFLayout.chars(name, count: 16)
+    ops.name = try .init(cString: name)
     ops.undo_cwnd = skel.programs.skel_undo_cwnd_alt
     check("ops.slot.set", ops.undo_cwnd?.name == "skel_undo_cwnd_alt")
     try skel.maps.skel_cc_opt.setAutocreate(true)
-    skel.struct_ops.skel_cc_opt.name = BTFLayout.chars(optName, count: 16)
+    skel.struct_ops.skel_cc_opt.name = try .init(cString: optName)
     try skel.load()
     // The replaced program is used by no created map: libbpf leaves it unloaded.
     check("ops.autoload", skel.programs.skel_undo_cwnd.fd == nil && skel.programs.skel_undo_cwnd_alt.fd != nil)
@@ -233,7 +233,7 @@ if !pinDir.isEmpty {
     run("skel_ops.pin") {
         let skel = try SkelOpsSkeleton()
         let name = "bpfsp\(pid)"
-        skel.struct_ops.skel_cc.name = BTFLayout.chars(name, count: 16)
+        skel.struct_ops.skel_cc.name = try .init(cString: name)
         try skel.load()
         try skel.attach()
         try skel.pin(at: pinDir + "/ops")
