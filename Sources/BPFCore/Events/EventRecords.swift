@@ -11,20 +11,20 @@ internal import CLibBPF
 ///         print(e.pid)
 ///     }
 ///
-/// Iterating starts a reader thread that blocks in epoll on the map (an
-/// idle loop costs no CPU) and wakes the loop when records wait; leaving
-/// the loop or cancelling its task wakes that thread through an eventfd in
-/// the same epoll set, and the reader, its thread and descriptors are gone
-/// when the loop has ended.
+/// The records of a skeleton's ring buffer are read where the kernel wrote
+/// them, through a mapping of the ring the map keeps between loops: no copy
+/// and no call per record. They are handed out in runs of one size (at most
+/// 128 KiB of ring), and the ring's space goes back to the producers run by
+/// run; a consumer that falls behind leaves the records in the kernel's
+/// buffer, which fills (the producer sees failed reserves) instead of this
+/// process's memory. When the loop finds the ring empty, a reader thread
+/// blocks in epoll on the map (an idle loop costs no CPU) until records
+/// arrive. Leaving the loop or cancelling its task wakes that thread through
+/// an eventfd in the same epoll set, and the thread and its descriptors are
+/// gone when the loop has ended; the records of the run in hand go with it.
 ///
-/// The records of one ring buffer are read where the kernel wrote them,
-/// through this process's own mapping of the ring: no copy and no call per
-/// record. They are handed out in runs of committed records of one size,
-/// and the ring's space is given back to the producers run by run; a
-/// consumer that falls behind leaves the records in the kernel's buffer,
-/// which fills (the producer sees failed reserves) instead of this
-/// process's memory. Perf buffers (and readers of several rings) are read
-/// by the thread into batches instead, and it pauses after
+/// Perf buffers (and the reader an `open` closure makes) are read by the
+/// thread, which copies records out in batches and pauses after
 /// `EventRecords.highWater` records the consumer has not taken yet (the
 /// perf buffer then counts lost samples).
 ///
@@ -80,13 +80,18 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
     /// size back to back at a fixed stride, whose first record `decode`
     /// has checked. The per-record path below is inlinable (specialized
     /// for `Element` in the consumer's code), has no await and no call for
-    /// a layout-exact type: a pointer compare, an unaligned load and a
-    /// pointer step. Only the end of a run goes to `nextRun`.
+    /// a layout-exact type: a pointer compare, (in a ring) a compare of the
+    /// record's header with the run's, an unaligned load and a pointer
+    /// step. Only the end of a run goes to `nextRun`.
     public struct Iterator: AsyncIteratorProtocol {
         @usableFromInline var cursor: UnsafeRawPointer?
         @usableFromInline var end: UnsafeRawPointer?
         @usableFromInline var stride = 0
         @usableFromInline var size = 0
+        /// A run in a ring buffer: each record is handed out once its
+        /// header is `header` (committed, kept, the run's size).
+        @usableFromInline var inRing = false
+        @usableFromInline var header: UInt32 = 0
         @usableFromInline var source: RecordSource?
         var failure: (any Error)?
         @usableFromInline let decode: @Sendable (UnsafeRawBufferPointer) throws(BPFError) -> Element
@@ -115,10 +120,12 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
         nonisolated(nonsending) public mutating func next(isolation actor: (any Actor)?) async throws -> Element? {
             if _fastPath(cursor != end) {
                 let p = cursor.unsafelyUnwrapped
-                cursor = p + stride
-                // Same size as the run's first record, which decode accepted.
-                if layoutExact { return p.loadUnaligned(as: Element.self) }
-                return try decodeInRun(p)
+                if _fastPath(!inRing || RingHeader.load(before: p) == header) {
+                    cursor = p + stride
+                    // Same size as the run's first record, which decode accepted.
+                    if layoutExact { return p.loadUnaligned(as: Element.self) }
+                    return try decodeInRun(p)
+                }
             }
             return try await nextRun()
         }
@@ -143,7 +150,7 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
             }
             guard let source else { return nil }
             do {
-                guard let run = try await source.nextRun() else {
+                guard let run = try await source.nextRun(stoppedAt: cursor) else {
                     finish()
                     return nil
                 }
@@ -151,6 +158,8 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
                 let value = try decode(UnsafeRawBufferPointer(start: run.start, count: run.size))
                 size = run.size
                 stride = run.stride
+                inRing = run.header != nil
+                header = run.header ?? 0
                 cursor = run.start.map { $0 + run.stride }
                 end = run.start.map { $0 + run.stride * run.count }
                 return value
@@ -171,13 +180,28 @@ public struct EventRecords<Element>: AsyncSequence, @unchecked Sendable {
 }
 
 /// Records of one size back to back, `stride` bytes apart: `count` records
-/// of `size` bytes from `start`.
-@usableFromInline
+/// of `size` bytes from `start`. In a ring buffer (`header` set), only the
+/// first is known to be committed: the others are the record's slots while
+/// their header is `header`.
 struct RecordRun {
-    @usableFromInline let start: UnsafeRawPointer?
-    @usableFromInline let count: Int
-    @usableFromInline let stride: Int
-    @usableFromInline let size: Int
+    let start: UnsafeRawPointer?
+    let count: Int
+    let stride: Int
+    let size: Int
+    var header: UInt32? = nil
+}
+
+/// The header of a ring buffer record: 8 bytes before its data, the first
+/// 32 bits its length with a busy bit (31: still being written) and a
+/// discard bit (30). Loaded with acquire ordering: the record's bytes are
+/// read after the kernel's commit of them.
+@usableFromInline
+enum RingHeader {
+    @inlinable @inline(__always)
+    static func load(before data: UnsafeRawPointer) -> UInt32 {
+        UnsafeMutablePointer<Atomic<UInt32>>(OpaquePointer(UnsafeMutableRawPointer(mutating: data - 8)))
+            .pointee.load(ordering: .acquiring)
+    }
 }
 
 /// Where the runs of one iteration come from: one ring buffer read in
@@ -243,11 +267,14 @@ final class RecordSource: @unchecked Sendable {
 
     /// The next run of records; nil when the records end (the loop's task
     /// cancelled). The records of the previous run are given back first.
-    nonisolated(nonsending) func nextRun() async throws -> RecordRun? {
+    /// `cursor`: where the iterator stopped in the run in hand.
+    nonisolated(nonsending) func nextRun(stoppedAt cursor: UnsafeRawPointer?) async throws -> RecordRun? {
+        var cursor = cursor
         while !ended {
             if let ring, let ringMap {
                 if Task.isCancelled { break }
-                if let run = ring.nextRun() { return run }
+                if let run = ring.nextRun(stoppedAt: cursor) { return run }
+                cursor = nil
                 // The ring is empty: the thread waits for it (a wakeup that
                 // is already pending makes this loop look again).
                 if pump == nil { try startWaiting(ringMap) }
@@ -290,15 +317,22 @@ final class RingMapping: @unchecked Sendable {
     private let mask: Int
     private let pageSize: Int
     private let dataSize: Int
-    /// Where the records not handed out yet start.
+    /// Where the records not handed out yet start (before the run in hand).
     private var position: Int
+    /// The run in hand: where its first record is in the ring and in
+    /// memory, its stride, header, and the end of its slots.
+    private var runFirst = 0
+    private var runStart: UnsafeRawPointer?
+    private var runStride = 0
+    private var runHeader: UInt32 = 0
+    private var runLimit = 0
 
     private static var busyBit: UInt32 { 1 << 31 }
     private static var discardBit: UInt32 { 1 << 30 }
     private static var headerSize: Int { 8 }
-    /// Bytes of ring per run: the space goes back to producers run by run,
-    /// and a run's headers are read just before its records.
-    private static var runBytes: Int { 128 * 1024 }
+    /// Bytes of ring per run at most: the space goes back to producers run
+    /// by run.
+    private var runBytes: Int { Swift.min(128 * 1024, dataSize) }
 
     init(fd: Int32, name: String) throws(BPFError) {
         var info = bpf_map_info()
@@ -339,52 +373,63 @@ final class RingMapping: @unchecked Sendable {
     /// have read since this mapping was last used).
     func resync() {
         position = Int(Self.atomic(consumerPage).pointee.load(ordering: .acquiring))
+        runStart = nil
     }
 
-    /// Gives the space of the records handed out so far back to producers.
+    /// Gives the space of the records handed out so far back to producers:
+    /// the loop has ended, and the records of the run in hand go with it
+    /// (as far as they are committed).
     func giveBackHandedOut() {
-        Self.atomic(consumerPage).pointee.store(UInt64(position), ordering: .releasing)
+        if runStart != nil {
+            var p = runFirst
+            while p < runLimit && Self.header(data, p & mask) == runHeader { p &+= runStride }
+            position = p
+            runStart = nil
+        }
+        Self.atomic(consumerPage).pointee.store(UInt64(truncatingIfNeeded: position), ordering: .releasing)
     }
 
-    /// Gives back the space of the records handed out so far, and returns
-    /// the committed records that follow while they have one size (at
-    /// most `runBytes` of ring); nil when none is committed yet. Discarded
-    /// records are skipped.
-    func nextRun() -> RecordRun? {
+    /// Gives back the space of the records handed out so far (the run in
+    /// hand up to `cursor`, where the iterator stopped), and returns the run
+    /// that follows: its first record committed, the others that many
+    /// slots of its size up to the producer position (at most `runBytes`),
+    /// each one the iterator's as long as its header equals the first's.
+    /// Nil when no record is committed yet. Discarded records are skipped.
+    func nextRun(stoppedAt cursor: UnsafeRawPointer?) -> RecordRun? {
+        if let start = runStart, let cursor { position = runFirst &+ (cursor - start) }
+        runStart = nil
         let consumer = Self.atomic(consumerPage)
         consumer.pointee.store(UInt64(truncatingIfNeeded: position), ordering: .releasing)
         let produced = Int(truncatingIfNeeded: Self.atomic(producerArea).pointee.load(ordering: .acquiring))
-        // Locals: the atomic loads below are barriers to the compiler, which
-        // would otherwise load the fields again for every record.
         let data = self.data, mask = self.mask, maxLength = dataSize &- Self.headerSize
-        let limit = Swift.min(produced, position &+ Self.runBytes)
         var p = position
         // Discarded records first: skipped.
         var header: UInt32 = 0
-        while p < limit {
+        while p < produced {
             header = Self.header(data, p & mask)
             guard header & Self.discardBit != 0, header & Self.busyBit == 0 else { break }
             p &+= Self.total(Int(header & ~Self.discardBit))
         }
+        position = p
         let size = Int(header)
-        guard p < limit, header & (Self.busyBit | Self.discardBit) == 0, size <= maxLength else {
+        guard p < produced, header & (Self.busyBit | Self.discardBit) == 0, size <= maxLength else {
             // Nothing committed (or not a record the kernel wrote: another
             // reader of the ring moved on; stop rather than read past the mapping).
-            position = p
             consumer.pointee.store(UInt64(truncatingIfNeeded: p), ordering: .releasing)
             return nil
         }
-        let first = p, stride = Self.total(size)
-        // The run: committed, kept records of the first one's size (a header
-        // that is exactly the size has neither the busy nor the discard bit).
-        var count = 1
-        p &+= stride
-        while p < limit && Self.header(data, p & mask) == header {
-            count &+= 1
-            p &+= stride
-        }
-        position = p
-        return RecordRun(start: data + (first & mask) + Self.headerSize, count: count, stride: stride, size: size)
+        let stride = Self.total(size)
+        // Slots wholly below the producer position: records of this size
+        // back to back, until one's header says otherwise.
+        let limit = Swift.min(produced, p &+ runBytes)
+        let count = Swift.max(1, (limit &- p) / stride)
+        let start = data + (p & mask) + Self.headerSize
+        runFirst = p
+        runStart = start
+        runStride = stride
+        runHeader = header
+        runLimit = p &+ count &* stride
+        return RecordRun(start: start, count: count, stride: stride, size: size, header: header)
     }
 
     /// The first 32 bits of the header at `offset`: length and flags.
