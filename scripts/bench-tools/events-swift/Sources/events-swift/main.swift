@@ -6,7 +6,7 @@
 // by member (as skeleton types did before they were layout-exact).
 // The loop runs in a nonisolated async function; `--main-actor` times the
 // same loop written in top-level code, on the main actor.
-//   events-swift OBJ N ROUNDS [--btf | --main-actor]
+//   events-swift OBJ N ROUNDS [--btf | --generated | --main-actor]
 import BPFCore
 import Glibc
 
@@ -16,6 +16,18 @@ struct Event: BitwiseCopyable {
     var seq: UInt32
     var arg: UInt64
     var comm: (UInt64, UInt64)
+}
+
+/// The record as `bpfswift gen skeleton` writes it (Types.event): laid out as
+/// in C, BTFCodable and BitwiseCopyable, decoded by one unaligned load.
+struct GeneratedEvent: BTFCodable, BitwiseCopyable {
+    static var btfSize: Int { 32 }
+    var pid: UInt32
+    var seq: UInt32
+    var arg: UInt64
+    var comm: InlineArray<16, Int8>
+    init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self) }
+    func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }
 }
 
 /// The same record read member by member at its BTF offsets.
@@ -65,9 +77,10 @@ func now() -> Double {
 
 let args = CommandLine.arguments
 guard args.count >= 4, let n = UInt32(args[2]), n % 1000 == 0, let rounds = Int(args[3]), rounds > 0 else {
-    fail("usage: events-swift OBJ N ROUNDS [--btf | --main-actor]")
+    fail("usage: events-swift OBJ N ROUNDS [--btf | --generated | --main-actor]")
 }
 let btf = args.count > 4 && args[4] == "--btf"
+let generated = args.count > 4 && args[4] == "--generated"
 let mainActor = args.count > 4 && args[4] == "--main-actor"
 
 /// Fills the ring with `n` records (untimed) through `fill`, then times
@@ -86,12 +99,18 @@ nonisolated(nonsending) func fillAndTime(_ fill: FileDescriptor, _ bss: Skeleton
 /// The rounds, in a nonisolated async function (where a loop reading
 /// events runs in a server or a task): no executor hop inside the timed part.
 nonisolated func timedRounds(_ events: SkeletonMap, _ fill: FileDescriptor, _ bss: SkeletonGlobals, _ n: UInt32,
-                        _ rounds: Int, btf: Bool) async throws -> ([Double], UInt64) {
+                        _ rounds: Int, btf: Bool, generated: Bool) async throws -> ([Double], UInt64) {
     var rates: [Double] = [], sum: UInt64 = 0
     for _ in 0..<rounds {
         rates.append(try await fillAndTime(fill, bss, n) {
             var count: UInt32 = 0
-            if btf {
+            if generated {
+                for try await e in events.records(as: GeneratedEvent.self) {
+                    sum &+= UInt64(e.pid) &+ e.arg
+                    count += 1
+                    if count == n { break }
+                }
+            } else if btf {
                 for try await e in events.records(as: CodedEvent.self) {
                     sum &+= UInt64(e.pid) &+ e.arg
                     count += 1
@@ -133,7 +152,7 @@ do {
             })
         }
     } else {
-        (rates, sum) = try await timedRounds(events, fill, bss, n, rounds, btf: btf)
+        (rates, sum) = try await timedRounds(events, fill, bss, n, rounds, btf: btf, generated: generated)
     }
     rates.sort()
     print("\(Int(rates[rounds / 2]))\t\(Int(rates[rounds - 1]))")
