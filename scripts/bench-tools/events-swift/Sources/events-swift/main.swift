@@ -154,9 +154,11 @@ do {
     } else {
         (rates, sum) = try await timedRounds(events, fill, bss, n, rounds, btf: btf, generated: generated)
     }
+    let inOrder = rates
     rates.sort()
     print("\(Int(rates[rounds / 2]))\t\(Int(rates[rounds - 1]))")
-    printError("checksum \(sum)")
+    printError("checksum \(sum); M records/s per fill, in order: "
+               + inOrder.map { String(Int($0 / 1e6)) }.joined(separator: " "))
 } catch {
     fail("\(error)")
 }
