@@ -394,3 +394,39 @@ extension EventReaderTests {
         } throws: { e in "\(e)".contains("pages per CPU is more than") }
     }
 }
+
+extension EventReaderTests {
+    @Test func ringRecordsWrapAroundTheRingAcrossLoopsAndAFullRingDropsTheRest() async throws {
+        let f = try EventsFixture()
+        // `events` is 256 KiB: 6553 records of 40 bytes (8 of header). Each
+        // round's 5000 records wrap around the ring's end sooner or later,
+        // and every loop reads them in place through the same mapping.
+        var next: UInt32 = 0
+        for round in 0..<3 {
+            f.trigger(5000)
+            var seqs: [UInt32] = []
+            for try await e in f.events.records(as: RawEvent.self) {
+                seqs.append(e.seq)
+                if seqs.count == 5000 { break }
+            }
+            #expect(seqs == Array(next..<next + 5000), "round \(round)")
+            next += 5000
+        }
+        // Nobody reads meanwhile: the ring fills and the producer drops
+        // what does not fit (its reserve fails); the loop then reads the
+        // records that fit, in order, and waits for more until cancelled.
+        f.trigger(8000)
+        let first = next
+        let loop = Task { () throws -> [UInt32] in
+            var seqs: [UInt32] = []
+            for try await e in f.events.records(as: RawEvent.self) { seqs.append(e.seq) }
+            return seqs
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        loop.cancel()
+        let seqs = try await loop.value
+        #expect(seqs.count > 6000 && seqs.count < 8000, "\(seqs.count) records")
+        #expect(seqs == Array(first..<first + UInt32(seqs.count)))
+        #expect(readerThreadCPU().threads == 0, "the reader thread ended")
+    }
+}

@@ -32,7 +32,8 @@ extension SkeletonMap {
     public func records<T: BTFCodable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<T> {
         let perf = isPerfEventArray, name = name, size = T.btfSize
-        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> T in
+        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
+                            ringMap: isRingBuffer ? self : nil, layoutExact: false) { (b) throws(BPFError) -> T in
             try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
             return T(btfBytes: b)
         }
@@ -45,7 +46,10 @@ extension SkeletonMap {
     public func records<T: BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<T> {
         let perf = isPerfEventArray, name = name, size = MemoryLayout<T>.size
-        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> T in
+        // Layout-exact: past the first record of a run of one size, the
+        // iterator loads records itself (the same unaligned load).
+        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
+                            ringMap: isRingBuffer ? self : nil, layoutExact: true) { (b) throws(BPFError) -> T in
             try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
             return b.loadUnaligned(as: T.self)
         }
@@ -56,7 +60,8 @@ extension SkeletonMap {
     public func records<T: BTFCodable & BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<T> {
         let perf = isPerfEventArray, name = name, size = T.btfSize
-        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> T in
+        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
+                            ringMap: isRingBuffer ? self : nil, layoutExact: false) { (b) throws(BPFError) -> T in
             try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
             return T(btfBytes: b)
         }
@@ -66,7 +71,8 @@ extension SkeletonMap {
     @inlinable
     public func records(onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<[UInt8]> {
-        EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost) { (b) throws(BPFError) -> [UInt8] in Array(b) }
+        EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
+                     ringMap: isRingBuffer ? self : nil, layoutExact: false) { (b) throws(BPFError) -> [UInt8] in Array(b) }
     }
 }
 

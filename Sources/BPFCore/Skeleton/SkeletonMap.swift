@@ -23,6 +23,8 @@ public class SkeletonMap: @unchecked Sendable {
 
     /// The map in the object.
     public let map: ObjectMap
+    /// A ring buffer's mapping kept between `records(as:)` loops (Events/EventRecords.swift).
+    @usableFromInline let ringMappings = RingMappingCache()
 
     init(map: ObjectMap) { self.map = map }
 
