@@ -97,8 +97,12 @@ public final class BTF {
         self.owned = owned
         self.base = base
         self.owner = owner
-        cache = TypeIDTable(typeCount: Int(btf__type_cnt(handle)), denseLimit: 4096)
+        // Made on the first type() call: `prog show` reads the metadata of
+        // most objects from libbpf's raw types and never decodes one.
+        cache = TypeIDTable(typeCount: 0, denseLimit: 0)
     }
+
+    private var cacheSized = false
 
     deinit { if owned { btf__free(handle) } }
 
@@ -267,6 +271,10 @@ public final class BTF {
     /// The type with this id (id 0 is void: nil), decoded and cached.
     public func type(_ id: UInt32) -> BTFType? {
         if id == 0 { return nil }
+        if !cacheSized {
+            cacheSized = true
+            cache = TypeIDTable(typeCount: Int(btf__type_cnt(handle)), denseLimit: 4096)
+        }
         if let t = cache[id] { return t }
         guard let p = btf__type_by_id(handle, id) else { return nil }
         let t = decode(id, p)

@@ -130,7 +130,7 @@ extension ProgramInfo {
             runTimeNanoseconds: info.run_time_ns, runCount: info.run_cnt, recursionMisses: info.recursion_misses,
             loadTime: info.load_time, createdByUID: info.created_by_uid, orphaned: orphaned,
             xlatedLength: info.xlated_prog_len, jitedLength: info.jited_prog_len,
-            memlock: FDInfo(fd: fd)["memlock"],
+            memlock: FDInfo.value(fd: fd, key: "memlock"),
             mapIDs: ids[0..<mapCount].map { MapID($0) },
             btfID: info.btf_id == 0 ? nil : BTFID(info.btf_id),
             ifindex: info.ifindex, netnsDevice: info.netns_dev, netnsInode: info.netns_ino,

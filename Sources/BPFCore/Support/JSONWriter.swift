@@ -133,6 +133,9 @@ public struct JSONWriter {
     /// A value already formatted as compact JSON (a fragment built once and
     /// written many times), copied as is.
     public mutating func rawValue(_ json: [UInt8]) { beforeValue(); bytes.append(contentsOf: json) }
+    /// The same from a caller's buffer (a value formatted in place, as
+    /// `prog show` does with each program's object).
+    public mutating func rawValue(_ json: UnsafeRawBufferPointer) { beforeValue(); bytes.append(contentsOf: json) }
 
     public mutating func string(_ s: String) { beforeValue(); appendQuoted(s) }
     /// `bytes` as a string of lower-case hex digits (a program's tag),

@@ -84,9 +84,16 @@ enum ProgCommand {
         }
 
         var w = ctx.makeJSONWriter()
+        let compact = ctx.json && !w.pretty ? CompactJSONBuffer() : nil
         func emit(_ v: ProgView) {
             if ctx.json {
-                v.writeJSON(to: &w)
+                if let compact, v.canWriteCompactJSON {
+                    compact.reset()
+                    v.writeCompactJSON(to: compact)
+                    w.rawValue(compact.bytes)
+                } else {
+                    v.writeJSON(to: &w)
+                }
                 if w.bytes.count >= 1 << 16 { ctx.out.write(bytes: w.take()) }
             } else {
                 ctx.out.write(v.text())
