@@ -242,7 +242,9 @@ public final class ProgramMetadata {
             count += 1
         }
         out.endObject()
-        let c = (bytes: out.bytes, count: count, error: failure)
+        // A copy of exactly its size: the writer reserved 4 KiB, and the
+        // last 64 maps' metadata stay cached (`MetadataReader`).
+        let c = (bytes: Array(out.bytes[...]), count: count, error: failure)
         compactJSONCache = c
         return c
     }

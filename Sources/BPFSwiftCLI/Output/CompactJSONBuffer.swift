@@ -67,17 +67,19 @@ final class CompactJSONBuffer {
             count += 1
             return
         }
-        var digits = 0
+        // Digits from the end of the reserved room backwards, then moved
+        // to the front (one division loop).
+        let end = base + count + 20
+        var p = end
         var t = v
-        while t > 0 { t /= 10; digits += 1 }
-        t = v
-        var i = count + digits - 1
         while t > 0 {
-            base[i] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: t % 10)
+            p -= 1
+            p.pointee = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: t % 10)
             t /= 10
-            i -= 1
         }
-        count += digits
+        let n = end - p
+        memmove(base + count, p, n)
+        count += n
     }
 
     func decimal(signed v: Int64) {
