@@ -219,7 +219,7 @@ public final class ProgramMetadata {
     /// formatted (bpftool stops there), how many that is, and why it stopped.
     public func compactJSON() -> (bytes: [UInt8], count: Int, error: BPFError?) {
         if let c = compactJSONCache { return c }
-        var out = JSONWriter()
+        var out = JSONWriter(capacity: 256)
         out.beginObject()
         var count = 0
         var failure: BPFError?
@@ -242,9 +242,9 @@ public final class ProgramMetadata {
             count += 1
         }
         out.endObject()
-        // A copy of exactly its size: the writer reserved 4 KiB, and the
-        // last 64 maps' metadata stay cached (`MetadataReader`).
-        let c = (bytes: Array(out.bytes[...]), count: count, error: failure)
+        // Small (the last 64 maps' metadata stay cached, `MetadataReader`):
+        // a larger object is copied to its size.
+        let c = (bytes: out.bytes.count <= 256 ? out.bytes : Array(out.bytes[...]), count: count, error: failure)
         compactJSONCache = c
         return c
     }
@@ -360,6 +360,8 @@ public final class MetadataReader {
     private var held: [(map: MapID, btf: BTFID)] = []
     private var oldest = 0
     private let capacity: Int
+    /// Where each BTF object is fetched (BTF.fetch), reused.
+    private var btfBuffer: [UInt8] = []
 
     /// `capacity`: how many maps' metadata (with their BTF and dump plans)
     /// stay cached at once.
@@ -419,7 +421,7 @@ public final class MetadataReader {
         var key: UInt32 = 0
         let r = value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &key, $0.baseAddress) }
         guard r == 0 else { return (.unreadable, nil) }
-        guard let btf = try? BTF.load(id: BTFID(info.btf_id), cached: false) else { return (.candidate(nil), nil) }
+        guard let btf = try? BTF.fetch(BTFID(info.btf_id), buffer: &btfBuffer) else { return (.candidate(nil), nil) }
         let entries = ProgramMetadata.metadataEntries(btf: btf, sectionTypeID: info.btf_value_type_id,
                                                       valueSize: value.count)
         guard !entries.isEmpty else { return (.candidate(nil), nil) }

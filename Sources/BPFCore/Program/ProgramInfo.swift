@@ -16,7 +16,24 @@ public struct ProgramInfo: Sendable {
     /// program's function name from its BTF func_info (as bpftool shows it).
     public var name: String
     /// The 8-byte program tag.
-    public var tag: [UInt8]
+    public var tag: [UInt8] {
+        get { withUnsafeBytes(of: tagWord) { Array($0) } }
+        set {
+            tagWord = 0
+            withUnsafeMutableBytes(of: &tagWord) { w in
+                for (i, b) in newValue.prefix(8).enumerated() { w[i] = b }
+            }
+        }
+    }
+    /// The tag's 8 bytes as they lie in memory: no array per program
+    /// (each array allocation looks its metadata up at run time, ~650
+    /// instructions, and `prog show` reads thousands of programs).
+    private var tagWord: UInt64 = 0
+
+    /// Calls `body` with the tag's 8 bytes.
+    public func withTagBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeBytes(of: tagWord, body)
+    }
     public var gplCompatible: Bool
     /// Run statistics; zero unless kernel.bpf_stats_enabled was on while it ran.
     public var runTimeNanoseconds: UInt64
@@ -42,6 +59,39 @@ public struct ProgramInfo: Sendable {
     public var attachBTFID: UInt32
     public var funcInfoCount: UInt32
     public var funcInfoRecordSize: UInt32
+
+    public init(id: ProgramID, type: UInt32, kernelName: String, name: String, tag: [UInt8], gplCompatible: Bool,
+                runTimeNanoseconds: UInt64, runCount: UInt64, recursionMisses: UInt64, loadTime: UInt64,
+                createdByUID: UInt32, orphaned: Bool, xlatedLength: UInt32, jitedLength: UInt32, memlock: String?,
+                mapIDs: [MapID], btfID: BTFID?, ifindex: UInt32, netnsDevice: UInt64, netnsInode: UInt64,
+                verifiedInstructions: UInt32, attachBTFObjectID: UInt32, attachBTFID: UInt32,
+                funcInfoCount: UInt32, funcInfoRecordSize: UInt32) {
+        self.id = id
+        self.type = type
+        self.kernelName = kernelName
+        self.name = name
+        self.gplCompatible = gplCompatible
+        self.runTimeNanoseconds = runTimeNanoseconds
+        self.runCount = runCount
+        self.recursionMisses = recursionMisses
+        self.loadTime = loadTime
+        self.createdByUID = createdByUID
+        self.orphaned = orphaned
+        self.xlatedLength = xlatedLength
+        self.jitedLength = jitedLength
+        self.memlock = memlock
+        self.mapIDs = mapIDs
+        self.btfID = btfID
+        self.ifindex = ifindex
+        self.netnsDevice = netnsDevice
+        self.netnsInode = netnsInode
+        self.verifiedInstructions = verifiedInstructions
+        self.attachBTFObjectID = attachBTFObjectID
+        self.attachBTFID = attachBTFID
+        self.funcInfoCount = funcInfoCount
+        self.funcInfoRecordSize = funcInfoRecordSize
+        self.tag = tag
+    }
 
     /// The tag in hex, as bpftool prints it ("a1a1f24b7b8f8662").
     public var tagHex: String { hexString(tag) }
@@ -141,7 +191,7 @@ extension ProgramInfo {
         let kernelName = stringFromCArray(info.name)
         var result = ProgramInfo(
             id: ProgramID(info.id), type: info.type, kernelName: kernelName, name: kernelName,
-            tag: bytesFromCArray(info.tag), gplCompatible: info.gpl_compatible != 0,
+            tag: [], gplCompatible: info.gpl_compatible != 0,
             runTimeNanoseconds: info.run_time_ns, runCount: info.run_cnt, recursionMisses: info.recursion_misses,
             loadTime: info.load_time, createdByUID: info.created_by_uid, orphaned: orphaned,
             xlatedLength: info.xlated_prog_len, jitedLength: info.jited_prog_len,
@@ -152,6 +202,7 @@ extension ProgramInfo {
             verifiedInstructions: info.verified_insns, attachBTFObjectID: info.attach_btf_obj_id,
             attachBTFID: info.attach_btf_id, funcInfoCount: info.nr_func_info,
             funcInfoRecordSize: info.func_info_rec_size)
+        result.tagWord = withUnsafeBytes(of: info.tag) { $0.loadUnaligned(as: UInt64.self) }
         if let full = fullName(fd: fd, result) { result.name = full }
         return result
     }

@@ -24,6 +24,12 @@ public struct JSONWriter {
         bytes.reserveCapacity(4096)
     }
 
+    /// A writer for a small value: `capacity` bytes reserved, not 4 KiB.
+    public init(pretty: Bool = false, capacity: Int) {
+        self.pretty = pretty
+        bytes.reserveCapacity(capacity)
+    }
+
     /// Takes what was written so far (for flushing a long stream).
     public mutating func take() -> [UInt8] {
         let b = bytes

@@ -88,7 +88,7 @@ final class CompactJSONBuffer {
     }
 
     /// `raw` as lower-case hex digits in quotes (a program's tag).
-    func hexString(_ raw: [UInt8]) {
+    func hexString(_ raw: UnsafeRawBufferPointer) {
         reserve(2 * raw.count + 2)
         base[count] = UInt8(ascii: "\"")
         var i = count + 1

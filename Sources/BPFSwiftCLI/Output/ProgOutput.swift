@@ -117,7 +117,7 @@ struct ProgView {
             b.string(info.name)
         }
         b.literal(",\"tag\":")
-        b.hexString(info.tag)
+        info.withTagBytes { b.hexString($0) }
         b.literal(",\"gpl_compatible\":")
         b.bool(info.gplCompatible)
         if info.runTimeNanoseconds != 0 {
