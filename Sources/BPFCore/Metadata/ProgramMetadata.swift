@@ -367,6 +367,10 @@ public final class MetadataReader {
     /// stay cached at once.
     public init(capacity: Int = 64) {
         self.capacity = max(1, capacity)
+        // Every map met gets a verdict, and most are not `.rodata`: room
+        // for a few hundred up front rather than rehashing each time the
+        // table doubles.
+        verdicts.reserveCapacity(4 * self.capacity)
     }
 
     private func remember(_ id: MapID, _ verdict: MapVerdict, btf: BTFID?) {

@@ -30,10 +30,9 @@ public struct ProgramInfo: Sendable {
     /// instructions, and `prog show` reads thousands of programs).
     private var tagWord: UInt64 = 0
 
-    /// Calls `body` with the tag's 8 bytes.
-    public func withTagBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeBytes(of: tagWord, body)
-    }
+    /// The tag's 8 bytes as one integer, in memory order (its bytes, read
+    /// with `withUnsafeBytes(of:)`, are `tag`).
+    public var tagBits: UInt64 { tagWord }
     public var gplCompatible: Bool
     /// Run statistics; zero unless kernel.bpf_stats_enabled was on while it ran.
     public var runTimeNanoseconds: UInt64

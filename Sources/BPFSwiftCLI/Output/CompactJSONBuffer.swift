@@ -87,6 +87,29 @@ final class CompactJSONBuffer {
         decimal(v.magnitude)
     }
 
+    /// The bytes of `bits` (in memory order) as hex digits in quotes.
+    func hexString(bits: UInt64) {
+        withUnsafeBytes(of: bits) { hexString($0) }
+    }
+
+    private var typeKey: UInt32?
+    private var typeJSON: [UInt8] = []
+
+    /// A program type's value: its name as a string, or the number when
+    /// `name` has none. Formatted once per run of programs of one type
+    /// (they come in groups): the name is a String made from libbpf's C
+    /// string each time it is asked for.
+    func typeValue(_ type: UInt32, _ name: () -> String?) {
+        if typeKey == type {
+            append(typeJSON)
+            return
+        }
+        let start = count
+        if let t = name() { string(t) } else { decimal(UInt64(type)) }
+        typeJSON = Array(UnsafeBufferPointer(start: base + start, count: count - start))
+        typeKey = type
+    }
+
     /// `raw` as lower-case hex digits in quotes (a program's tag).
     func hexString(_ raw: UnsafeRawBufferPointer) {
         reserve(2 * raw.count + 2)

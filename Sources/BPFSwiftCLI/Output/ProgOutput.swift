@@ -111,13 +111,13 @@ struct ProgView {
         b.literal("{\"id\":")
         b.decimal(UInt64(info.id.rawValue))
         b.literal(",\"type\":")
-        if let t = info.typeName { b.string(t) } else { b.decimal(UInt64(info.type)) }
+        b.typeValue(info.type) { info.typeName }
         if !info.kernelName.isEmpty {
             b.literal(",\"name\":")
             b.string(info.name)
         }
         b.literal(",\"tag\":")
-        info.withTagBytes { b.hexString($0) }
+        b.hexString(bits: info.tagBits)
         b.literal(",\"gpl_compatible\":")
         b.bool(info.gplCompatible)
         if info.runTimeNanoseconds != 0 {
