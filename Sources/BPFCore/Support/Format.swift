@@ -46,14 +46,7 @@ public func cArrayContains<T>(_ tuple: T, _ needle: StaticString) -> Bool {
 
 /// Bytes of a fixed-size C array (a tuple).
 public func bytesFromCArray<T>(_ tuple: T) -> [UInt8] {
-    // An array of zeros filled by memcpy: `Array(UnsafeRawBufferPointer)`
-    // took the generic sequence path and looked up the array's metadata at
-    // run time (~650 instructions, once per program in `prog show`).
-    withUnsafeBytes(of: tuple) { raw in
-        var out = [UInt8](repeating: 0, count: raw.count)
-        out.withUnsafeMutableBytes { $0.copyMemory(from: raw) }
-        return out
-    }
+    withUnsafeBytes(of: tuple) { Array($0) }
 }
 
 /// Nanoseconds since boot (CLOCK_BOOTTIME) to a wall-clock UNIX time in seconds,
