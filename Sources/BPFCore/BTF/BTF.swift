@@ -97,8 +97,12 @@ public final class BTF {
         self.owned = owned
         self.base = base
         self.owner = owner
-        cache = TypeIDTable(typeCount: Int(btf__type_cnt(handle)), denseLimit: 4096)
+        // Made on the first type() call: `prog show` reads the metadata of
+        // most objects from libbpf's raw types and never decodes one.
+        cache = TypeIDTable(typeCount: 0, denseLimit: 0)
     }
+
+    private var cacheSized = false
 
     deinit { if owned { btf__free(handle) } }
 
@@ -126,6 +130,15 @@ public final class BTF {
     /// twice more (`prog show` loads one BTF per object: 3 syscalls saved
     /// each). Module BTF still goes through btf__load_from_kernel_by_id_split.
     private static func fetch(_ id: BTFID) throws(BPFError) -> BTF {
+        var data: [UInt8] = []
+        return try fetch(id, buffer: &data)
+    }
+
+    /// `fetch` into `data`, a buffer the caller keeps between calls (at
+    /// least 16 KiB once used): `prog show` fetches one BTF object per
+    /// program object, and a new 16 KiB array each time cost an allocation
+    /// and, as the heap fragmented, fresh pages.
+    static func fetch(_ id: BTFID, buffer data: inout [UInt8]) throws(BPFError) -> BTF {
         let fd: FileDescriptor
         do {
             fd = try Kernel.open(.btf, id: id.rawValue)
@@ -133,11 +146,12 @@ public final class BTF {
             throw BPFError("load BTF id \(id)", errno: error.errno)
         }
         defer { fd.close() }
+        if data.count < 1 << 14 { data = [UInt8](repeating: 0, count: 1 << 14) }
         var info = bpf_btf_info()
-        var nameBuf = [CChar](repeating: 0, count: 64)
-        var data = [UInt8](unsafeUninitializedCapacity: 1 << 14) { _, n in n = 1 << 14 }
+        // The name, only to tell vmlinux from a module: 64 bytes on the stack.
+        var nameBuf: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
         func query() -> Int32 {
-            nameBuf.withUnsafeMutableBufferPointer { nb in
+            withUnsafeMutableBytes(of: &nameBuf) { nb in
                 data.withUnsafeMutableBytes { db in
                     info = bpf_btf_info()
                     info.name = UInt64(UInt(bitPattern: nb.baseAddress!))
@@ -151,19 +165,23 @@ public final class BTF {
         }
         var err = query()
         if err == 0 && Int(info.btf_size) > data.count {
-            let size = Int(info.btf_size)
-            data = [UInt8](unsafeUninitializedCapacity: size) { _, n in n = size }
+            data = [UInt8](repeating: 0, count: Int(info.btf_size))
             err = query()
         }
         guard err == 0, Int(info.btf_size) <= data.count else {
             throw BPFError("load BTF id \(id)", errno: err == 0 ? EAGAIN : err)
         }
-        if info.kernel_btf != 0 && String(cString: nameBuf) != "vmlinux" {
+        let isVmlinux = withUnsafeBytes(of: &nameBuf) { nb in
+            nb.count > 7 && memcmp(nb.baseAddress!, "vmlinux", 8) == 0
+        }
+        if info.kernel_btf != 0 && !isVmlinux {
             let base = try vmlinux()
             let p = try checkPointer(btf__load_from_kernel_by_id_split(id.rawValue, base.handle), "load BTF id \(id)")
             return BTF(handle: p, owned: true, base: base)
         }
         let p: OpaquePointer? = data.withUnsafeBytes { raw in btf__new(raw.baseAddress, info.btf_size) }
+        // A module's BTF passed through here once would keep megabytes.
+        if data.count > 1 << 20 { data = [] }
         return BTF(handle: try checkPointer(p, "load BTF id \(id)"), owned: true)
     }
 
@@ -267,6 +285,10 @@ public final class BTF {
     /// The type with this id (id 0 is void: nil), decoded and cached.
     public func type(_ id: UInt32) -> BTFType? {
         if id == 0 { return nil }
+        if !cacheSized {
+            cacheSized = true
+            cache = TypeIDTable(typeCount: Int(btf__type_cnt(handle)), denseLimit: 4096)
+        }
         if let t = cache[id] { return t }
         guard let p = btf__type_by_id(handle, id) else { return nil }
         let t = decode(id, p)

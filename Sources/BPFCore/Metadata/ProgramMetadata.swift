@@ -22,17 +22,25 @@ public struct MetadataEntry: Sendable {
 public final class ProgramMetadata {
     public let mapID: MapID
     public let btf: BTF
-    public let dumper: BTFDumper
+    /// The formatter of values this file cannot format from the raw types
+    /// itself (see `fastValue`); made on first use.
+    public var dumper: BTFDumper {
+        if let d = madeDumper { return d }
+        let d = BTFDumper(btf: btf)
+        madeDumper = d
+        return d
+    }
+    private var madeDumper: BTFDumper?
     /// The map's value (its only entry).
     public let value: [UInt8]
     /// The metadata variables, in DATASEC order.
     public let entries: [MetadataEntry]
     private var compactCache: [Int: String] = [:]
 
-    init(mapID: MapID, btf: BTF, dumper: BTFDumper, value: [UInt8], entries: [MetadataEntry]) {
+    init(mapID: MapID, btf: BTF, dumper: BTFDumper?, value: [UInt8], entries: [MetadataEntry]) {
         self.mapID = mapID
         self.btf = btf
-        self.dumper = dumper
+        self.madeDumper = dumper
         self.value = value
         self.entries = entries
     }
@@ -42,7 +50,7 @@ public final class ProgramMetadata {
     public static func fromSection(btf: BTF, sectionTypeID: UInt32, value: [UInt8]) -> ProgramMetadata? {
         let entries = metadataEntries(btf: btf, sectionTypeID: sectionTypeID, valueSize: value.count)
         guard !entries.isEmpty else { return nil }
-        return ProgramMetadata(mapID: MapID(0), btf: btf, dumper: BTFDumper(btf: btf), value: value, entries: entries)
+        return ProgramMetadata(mapID: MapID(0), btf: btf, dumper: nil, value: value, entries: entries)
     }
 
     /// The variables of the DATASEC whose names start with `bpf_metadata_`
@@ -67,8 +75,122 @@ public final class ProgramMetadata {
         return out
     }
 
+    /// A value `fastValue` read from the raw types.
+    enum FastValue {
+        case unsigned(UInt64)
+        case signed(Int64)
+        /// A printable string: `count` bytes at `offset` of `value`.
+        case string(offset: Int, count: Int)
+    }
+
+    /// The value of `entry` when its type is one metadata variables almost
+    /// always have, read from libbpf's raw `btf_type`s: an integer of 1, 2,
+    /// 4 or 8 bytes (not a char, bool or bitfield) or a `char` array holding
+    /// a printable NUL-terminated string, under any typedefs and modifiers.
+    /// The result is what the dumper prints for it; nil for every other type
+    /// or value (the dumper formats those, and reports their errors): no
+    /// dump plan and no Swift type values for the usual `bpf_metadata_`
+    /// variables (`prog show` formats one `.rodata` per object).
+    func fastValue(_ entry: MetadataEntry) -> FastValue? {
+        let h = btf.handle
+        var id = entry.typeID
+        var t: UnsafePointer<btf_type>?
+        for _ in 0..<32 {
+            guard id != 0, let p = btf__type_by_id(h, id) else { return nil }
+            switch BTFKind(rawValue: btf_kind(p)) ?? .unknown {
+            case .typedef, .volatile, .const, .restrict, .typeTag:
+                id = p.pointee.type
+                continue
+            default:
+                t = p
+            }
+            break
+        }
+        guard let t else { return nil }
+        // The dumper's first check: the type fits in the variable's bytes.
+        let size = btf__resolve_size(h, id)
+        guard size >= 0, Int(size) <= entry.size, entry.offset + entry.size <= value.count else { return nil }
+        switch BTFKind(rawValue: btf_kind(t)) ?? .unknown {
+        case .int:
+            let enc = btf_int_encoding(t), bits = Int(btf_int_bits(t))
+            guard btf_int_offset(t) == 0, enc == 0 || enc == 1, bits / 8 <= entry.size else { return nil }
+            return value.withUnsafeBytes { raw -> FastValue? in
+                let p = raw.baseAddress! + entry.offset
+                switch (bits, enc == 1) {
+                case (8, false): return .unsigned(UInt64(p.loadUnaligned(as: UInt8.self)))
+                case (16, false): return .unsigned(UInt64(p.loadUnaligned(as: UInt16.self)))
+                case (32, false): return .unsigned(UInt64(p.loadUnaligned(as: UInt32.self)))
+                case (64, false): return .unsigned(p.loadUnaligned(as: UInt64.self))
+                case (8, true): return .signed(Int64(p.loadUnaligned(as: Int8.self)))
+                case (16, true): return .signed(Int64(p.loadUnaligned(as: Int16.self)))
+                case (32, true): return .signed(Int64(p.loadUnaligned(as: Int32.self)))
+                case (64, true): return .signed(p.loadUnaligned(as: Int64.self))
+                default: return nil
+                }
+            }
+        case .array:
+            guard let a = btf_array(t) else { return nil }
+            let count = Int(a.pointee.nelems)
+            guard count > 0, count <= entry.size, isCharElement(a.pointee.type) else { return nil }
+            return value.withUnsafeBytes { raw -> FastValue? in
+                let p = raw.baseAddress! + entry.offset
+                var n = 0
+                while n < count {
+                    let c = p.load(fromByteOffset: n, as: UInt8.self)
+                    if c == 0 { return .string(offset: entry.offset, count: n) }
+                    if c <= 0x1f || c >= 0x7f { return nil }
+                    n += 1
+                }
+                return nil
+            }
+        default:
+            return nil
+        }
+    }
+
+    /// The dumper's test for an array printed as a string: modifiers (not
+    /// typedefs) skipped, a 1-byte INT with the char encoding or named
+    /// "char", of an encoding the dumper accepts.
+    private func isCharElement(_ id: UInt32) -> Bool {
+        let h = btf.handle
+        var cur = id
+        for _ in 0..<32 {
+            guard cur != 0, let p = btf__type_by_id(h, cur) else { return false }
+            switch BTFKind(rawValue: btf_kind(p)) ?? .unknown {
+            case .volatile, .const, .restrict, .typeTag:
+                cur = p.pointee.type
+            case .int:
+                // Encodings: 0, BTF_INT_SIGNED 1, BTF_INT_CHAR 2, BTF_INT_BOOL 4.
+                let enc = btf_int_encoding(p)
+                guard enc == 0 || enc == 1 || enc == 2 || enc == 4 else { return false }
+                guard p.pointee.size == 1 else { return false }
+                if enc == 2 { return true }
+                guard let name = btf__name_by_offset(h, p.pointee.name_off) else { return false }
+                return strcmp(name, "char") == 0
+            default:
+                return false
+            }
+        }
+        return false
+    }
+
+    private func write(_ v: FastValue, to w: inout JSONWriter) {
+        switch v {
+        case .unsigned(let u): w.uint64(u)
+        case .signed(let i): w.int64(i)
+        case .string(let offset, let count):
+            value.withUnsafeBytes { raw in
+                w.string(String(decoding: UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count]), as: UTF8.self))
+            }
+        }
+    }
+
     /// Writes `entry`'s value as JSON.
     public func writeJSON(_ entry: MetadataEntry, to w: inout JSONWriter) throws(BPFError) {
+        if let v = fastValue(entry) {
+            write(v, to: &w)
+            return
+        }
         let r: Result<Void, BPFError> = value.withUnsafeBytes { raw in
             Result { () throws(BPFError) in
                 try dumper.writeJSON(typeID: entry.typeID,
@@ -97,11 +219,17 @@ public final class ProgramMetadata {
     /// formatted (bpftool stops there), how many that is, and why it stopped.
     public func compactJSON() -> (bytes: [UInt8], count: Int, error: BPFError?) {
         if let c = compactJSONCache { return c }
-        var out = JSONWriter()
+        var out = JSONWriter(capacity: 256)
         out.beginObject()
         var count = 0
         var failure: BPFError?
         for e in entries {
+            if let f = fastValue(e) {
+                out.key(e.name)
+                write(f, to: &out)
+                count += 1
+                continue
+            }
             var v = JSONWriter()
             do {
                 try writeJSON(e, to: &v)
@@ -114,7 +242,9 @@ public final class ProgramMetadata {
             count += 1
         }
         out.endObject()
-        let c = (bytes: out.bytes, count: count, error: failure)
+        // Small (the last 64 maps' metadata stay cached, `MetadataReader`):
+        // a larger object is copied to its size.
+        let c = (bytes: out.bytes.count <= 256 ? out.bytes : Array(out.bytes[...]), count: count, error: failure)
         compactJSONCache = c
         return c
     }
@@ -221,7 +351,6 @@ public final class MetadataReader {
     }
 
     private var verdicts: [MapID: MapVerdict] = [:]
-    private var dumpers: [BTFID: BTFDumper] = [:]
     /// The maps whose metadata `verdicts` holds, oldest first, at most
     /// `capacity`: a metadata value keeps its map's BTF, dump plan and bytes
     /// alive, so a run over thousands of objects would keep them all until
@@ -231,11 +360,17 @@ public final class MetadataReader {
     private var held: [(map: MapID, btf: BTFID)] = []
     private var oldest = 0
     private let capacity: Int
+    /// Where each BTF object is fetched (BTF.fetch), reused.
+    private var btfBuffer: [UInt8] = []
 
     /// `capacity`: how many maps' metadata (with their BTF and dump plans)
     /// stay cached at once.
     public init(capacity: Int = 64) {
         self.capacity = max(1, capacity)
+        // Every map met gets a verdict, and most are not `.rodata`: room
+        // for a few hundred up front rather than rehashing each time the
+        // table doubles.
+        verdicts.reserveCapacity(4 * self.capacity)
     }
 
     private func remember(_ id: MapID, _ verdict: MapVerdict, btf: BTFID?) {
@@ -245,15 +380,11 @@ public final class MetadataReader {
             held.append((id, btf))
             return
         }
-        // Forget the oldest: its metadata, and its dumper unless a held map
-        // still shares that BTF (dumpers are kept by BTF id).
+        // Forget the oldest: its metadata (with its BTF and dumper).
         let gone = held[oldest]
         held[oldest] = (id, btf)
         oldest = (oldest + 1) % capacity
         verdicts.removeValue(forKey: gone.map)
-        if !held.contains(where: { $0.btf == gone.btf }) {
-            dumpers.removeValue(forKey: gone.btf)
-        }
     }
 
     /// The metadata bound to the program, following bpftool's find_metadata:
@@ -294,18 +425,13 @@ public final class MetadataReader {
         var key: UInt32 = 0
         let r = value.withUnsafeMutableBytes { bpf_map_lookup_elem(fd, &key, $0.baseAddress) }
         guard r == 0 else { return (.unreadable, nil) }
-        guard let btf = try? BTF.load(id: BTFID(info.btf_id), cached: false) else { return (.candidate(nil), nil) }
+        guard let btf = try? BTF.fetch(BTFID(info.btf_id), buffer: &btfBuffer) else { return (.candidate(nil), nil) }
         let entries = ProgramMetadata.metadataEntries(btf: btf, sectionTypeID: info.btf_value_type_id,
                                                       valueSize: value.count)
         guard !entries.isEmpty else { return (.candidate(nil), nil) }
-        let dumper: BTFDumper
-        if let d = dumpers[BTFID(info.btf_id)] {
-            dumper = d
-        } else {
-            dumper = BTFDumper(btf: btf)
-            dumpers[BTFID(info.btf_id)] = dumper
-        }
-        return (.candidate(ProgramMetadata(mapID: id, btf: btf, dumper: dumper, value: value, entries: entries)),
+        // Most metadata needs no dumper (ProgramMetadata.fastValue): one is
+        // made on first use, per map.
+        return (.candidate(ProgramMetadata(mapID: id, btf: btf, dumper: nil, value: value, entries: entries)),
                 BTFID(info.btf_id))
     }
 }

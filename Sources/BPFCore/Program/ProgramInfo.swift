@@ -16,7 +16,23 @@ public struct ProgramInfo: Sendable {
     /// program's function name from its BTF func_info (as bpftool shows it).
     public var name: String
     /// The 8-byte program tag.
-    public var tag: [UInt8]
+    public var tag: [UInt8] {
+        get { withUnsafeBytes(of: tagWord) { Array($0) } }
+        set {
+            tagWord = 0
+            withUnsafeMutableBytes(of: &tagWord) { w in
+                for (i, b) in newValue.prefix(8).enumerated() { w[i] = b }
+            }
+        }
+    }
+    /// The tag's 8 bytes as they lie in memory: no array per program
+    /// (each array allocation looks its metadata up at run time, ~650
+    /// instructions, and `prog show` reads thousands of programs).
+    private var tagWord: UInt64 = 0
+
+    /// The tag's 8 bytes as one integer, in memory order (its bytes, read
+    /// with `withUnsafeBytes(of:)`, are `tag`).
+    public var tagBits: UInt64 { tagWord }
     public var gplCompatible: Bool
     /// Run statistics; zero unless kernel.bpf_stats_enabled was on while it ran.
     public var runTimeNanoseconds: UInt64
@@ -42,6 +58,39 @@ public struct ProgramInfo: Sendable {
     public var attachBTFID: UInt32
     public var funcInfoCount: UInt32
     public var funcInfoRecordSize: UInt32
+
+    public init(id: ProgramID, type: UInt32, kernelName: String, name: String, tag: [UInt8], gplCompatible: Bool,
+                runTimeNanoseconds: UInt64, runCount: UInt64, recursionMisses: UInt64, loadTime: UInt64,
+                createdByUID: UInt32, orphaned: Bool, xlatedLength: UInt32, jitedLength: UInt32, memlock: String?,
+                mapIDs: [MapID], btfID: BTFID?, ifindex: UInt32, netnsDevice: UInt64, netnsInode: UInt64,
+                verifiedInstructions: UInt32, attachBTFObjectID: UInt32, attachBTFID: UInt32,
+                funcInfoCount: UInt32, funcInfoRecordSize: UInt32) {
+        self.id = id
+        self.type = type
+        self.kernelName = kernelName
+        self.name = name
+        self.gplCompatible = gplCompatible
+        self.runTimeNanoseconds = runTimeNanoseconds
+        self.runCount = runCount
+        self.recursionMisses = recursionMisses
+        self.loadTime = loadTime
+        self.createdByUID = createdByUID
+        self.orphaned = orphaned
+        self.xlatedLength = xlatedLength
+        self.jitedLength = jitedLength
+        self.memlock = memlock
+        self.mapIDs = mapIDs
+        self.btfID = btfID
+        self.ifindex = ifindex
+        self.netnsDevice = netnsDevice
+        self.netnsInode = netnsInode
+        self.verifiedInstructions = verifiedInstructions
+        self.attachBTFObjectID = attachBTFObjectID
+        self.attachBTFID = attachBTFID
+        self.funcInfoCount = funcInfoCount
+        self.funcInfoRecordSize = funcInfoRecordSize
+        self.tag = tag
+    }
 
     /// The tag in hex, as bpftool prints it ("a1a1f24b7b8f8662").
     public var tagHex: String { hexString(tag) }
@@ -72,20 +121,26 @@ public struct ProgramInfo: Sendable {
         guard let memlock else { return nil }
         // The leading number, read as bytes (Int64(Substring) of a Character
         // prefix cost ~2,000 instructions a program).
-        var value: Int64 = 0
-        var negative = false
-        var digits = 0
-        for (i, c) in memlock.utf8.enumerated() {
-            if i == 0 && c == UInt8(ascii: "-") { negative = true; continue }
-            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { break }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(c - UInt8(ascii: "0")))
-            if o1 || o2 { return 0 }
-            value = a
-            digits += 1
+        var s = memlock
+        return s.withUTF8 { u -> Int64 in
+            var value: Int64 = 0
+            var negative = false
+            var digits = 0
+            var i = 0
+            if u.count > 0 && u[0] == UInt8(ascii: "-") { negative = true; i = 1 }
+            while i < u.count {
+                let c = u[i]
+                guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { break }
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(c - UInt8(ascii: "0")))
+                if o1 || o2 { return 0 }
+                value = a
+                digits += 1
+                i += 1
+            }
+            if digits == 0 { return 0 }
+            return negative ? -value : value
         }
-        if digits == 0 { return 0 }
-        return negative ? -value : value
     }
 }
 
@@ -100,43 +155,53 @@ extension ProgramInfo {
     /// than a first guess, once more for the first func_info of a long name).
     static func read(fd: Int32) throws(BPFError) -> ProgramInfo {
         var info = bpf_prog_info()
-        var ids = [UInt32](repeating: 0, count: 16)
         var orphaned = false
-        func query(_ info: inout bpf_prog_info, _ ids: inout [UInt32]) -> Int32 {
+        func query(_ info: inout bpf_prog_info, _ buf: UnsafeMutableBufferPointer<UInt32>) -> Int32 {
             info = bpf_prog_info()
             var len = UInt32(MemoryLayout<bpf_prog_info>.size)
-            return ids.withUnsafeMutableBufferPointer { buf in
-                info.nr_map_ids = UInt32(buf.count)
-                info.map_ids = UInt64(UInt(bitPattern: buf.baseAddress))
-                let r = bpf_prog_get_info_by_fd(fd, &info, &len)
-                return r == 0 ? 0 : (r == -1 ? Glibc.errno : -r)
-            }
+            info.nr_map_ids = UInt32(buf.count)
+            info.map_ids = UInt64(UInt(bitPattern: buf.baseAddress))
+            let r = bpf_prog_get_info_by_fd(fd, &info, &len)
+            return r == 0 ? 0 : (r == -1 ? Glibc.errno : -r)
         }
-        var err = query(&info, &ids)
-        if err == 0 && Int(info.nr_map_ids) > ids.count {
-            ids = [UInt32](repeating: 0, count: Int(info.nr_map_ids))
-            err = query(&info, &ids)
+        // The map ids land in a buffer on the stack first (a program uses a
+        // few maps); only a program with more than 16 asks again on the heap.
+        var mapIDs: [MapID] = []
+        var err = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { buf -> Int32 in
+            let e = query(&info, buf)
+            if e == 0 && Int(info.nr_map_ids) > buf.count { return e }
+            let n = min(Int(info.nr_map_ids), buf.count)
+            if n > 0 { mapIDs = [MapID](unsafeUninitializedCapacity: n) { out, c in
+                for i in 0..<n { out[i] = MapID(buf[i]) }
+                c = n
+            } }
+            return e
+        }
+        if err == 0 && Int(info.nr_map_ids) > 16 {
+            var ids = [UInt32](repeating: 0, count: Int(info.nr_map_ids))
+            err = ids.withUnsafeMutableBufferPointer { query(&info, $0) }
+            mapIDs = ids[0..<min(Int(info.nr_map_ids), ids.count)].map { MapID($0) }
         }
         if err == ENODEV {
             orphaned = true
         } else if err != 0 {
             throw BPFError("get program info", errno: err)
         }
-        let mapCount = min(Int(info.nr_map_ids), ids.count)
         let kernelName = stringFromCArray(info.name)
         var result = ProgramInfo(
             id: ProgramID(info.id), type: info.type, kernelName: kernelName, name: kernelName,
-            tag: bytesFromCArray(info.tag), gplCompatible: info.gpl_compatible != 0,
+            tag: [], gplCompatible: info.gpl_compatible != 0,
             runTimeNanoseconds: info.run_time_ns, runCount: info.run_cnt, recursionMisses: info.recursion_misses,
             loadTime: info.load_time, createdByUID: info.created_by_uid, orphaned: orphaned,
             xlatedLength: info.xlated_prog_len, jitedLength: info.jited_prog_len,
-            memlock: FDInfo(fd: fd)["memlock"],
-            mapIDs: ids[0..<mapCount].map { MapID($0) },
+            memlock: FDInfo.value(fd: fd, key: "memlock"),
+            mapIDs: mapIDs,
             btfID: info.btf_id == 0 ? nil : BTFID(info.btf_id),
             ifindex: info.ifindex, netnsDevice: info.netns_dev, netnsInode: info.netns_ino,
             verifiedInstructions: info.verified_insns, attachBTFObjectID: info.attach_btf_obj_id,
             attachBTFID: info.attach_btf_id, funcInfoCount: info.nr_func_info,
             funcInfoRecordSize: info.func_info_rec_size)
+        result.tagWord = withUnsafeBytes(of: info.tag) { $0.loadUnaligned(as: UInt64.self) }
         if let full = fullName(fd: fd, result) { result.name = full }
         return result
     }

@@ -24,6 +24,12 @@ public struct JSONWriter {
         bytes.reserveCapacity(4096)
     }
 
+    /// A writer for a small value: `capacity` bytes reserved, not 4 KiB.
+    public init(pretty: Bool = false, capacity: Int) {
+        self.pretty = pretty
+        bytes.reserveCapacity(capacity)
+    }
+
     /// Takes what was written so far (for flushing a long stream).
     public mutating func take() -> [UInt8] {
         let b = bytes
@@ -133,6 +139,9 @@ public struct JSONWriter {
     /// A value already formatted as compact JSON (a fragment built once and
     /// written many times), copied as is.
     public mutating func rawValue(_ json: [UInt8]) { beforeValue(); bytes.append(contentsOf: json) }
+    /// The same from a caller's buffer (a value formatted in place, as
+    /// `prog show` does with each program's object).
+    public mutating func rawValue(_ json: UnsafeRawBufferPointer) { beforeValue(); bytes.append(contentsOf: json) }
 
     public mutating func string(_ s: String) { beforeValue(); appendQuoted(s) }
     /// `bytes` as a string of lower-case hex digits (a program's tag),

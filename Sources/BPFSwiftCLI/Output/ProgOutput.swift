@@ -104,6 +104,83 @@ struct ProgView {
         w.endObject()
     }
 
+    /// `writeJSON`'s compact form (no `-p`), formatted into `b` with plain
+    /// stores: the same bytes, for a program not offloaded to a device
+    /// (`canWriteCompactJSON`; the others go through `writeJSON`).
+    func writeCompactJSON(to b: CompactJSONBuffer) {
+        b.literal("{\"id\":")
+        b.decimal(UInt64(info.id.rawValue))
+        b.literal(",\"type\":")
+        b.typeValue(info.type) { info.typeName }
+        if !info.kernelName.isEmpty {
+            b.literal(",\"name\":")
+            b.string(info.name)
+        }
+        b.literal(",\"tag\":")
+        b.hexString(bits: info.tagBits)
+        b.literal(",\"gpl_compatible\":")
+        b.bool(info.gplCompatible)
+        if info.runTimeNanoseconds != 0 {
+            b.literal(",\"run_time_ns\":")
+            b.decimal(info.runTimeNanoseconds)
+            b.literal(",\"run_cnt\":")
+            b.decimal(info.runCount)
+        }
+        if info.recursionMisses != 0 {
+            b.literal(",\"recursion_misses\":")
+            b.decimal(info.recursionMisses)
+        }
+        if info.loadTime != 0 {
+            b.literal(",\"loaded_at\":")
+            b.decimal(signed: info.loadedAt)
+            b.literal(",\"uid\":")
+            b.decimal(UInt64(info.createdByUID))
+        }
+        b.literal(",\"orphaned\":")
+        b.bool(info.orphaned)
+        b.literal(",\"bytes_xlated\":")
+        b.decimal(UInt64(info.xlatedLength))
+        b.literal(",\"jited\":")
+        b.bool(info.jitedLength != 0)
+        if info.jitedLength != 0 {
+            b.literal(",\"bytes_jited\":")
+            b.decimal(UInt64(info.jitedLength))
+        }
+        if let m = info.memlockBytes {
+            b.literal(",\"bytes_memlock\":")
+            b.decimal(signed: m)
+        }
+        if !info.mapIDs.isEmpty {
+            b.literal(",\"map_ids\":[")
+            for (i, id) in info.mapIDs.enumerated() {
+                if i > 0 { b.byte(UInt8(ascii: ",")) }
+                b.decimal(UInt64(id.rawValue))
+            }
+            b.byte(UInt8(ascii: "]"))
+        }
+        if let btf = info.btfID {
+            b.literal(",\"btf_id\":")
+            b.decimal(UInt64(btf.rawValue))
+        }
+        if let pinned {
+            b.literal(",\"pinned\":[")
+            for (i, p) in pinned.enumerated() {
+                if i > 0 { b.byte(UInt8(ascii: ",")) }
+                b.string(p)
+            }
+            b.byte(UInt8(ascii: "]"))
+        }
+        if let metadata, metadataCount > 0 {
+            b.literal(",\"metadata\":")
+            b.append(metadata.compactJSON().bytes)
+        }
+        b.byte(UInt8(ascii: "}"))
+    }
+
+    /// Whether `writeCompactJSON` covers this program: not offloaded (the
+    /// `dev` object asks the network namespace for the device's name).
+    var canWriteCompactJSON: Bool { info.ifindex == 0 }
+
     /// bpftool's print_prog_header_json: the keys `prog dump` prints for
     /// each of several programs (the caller adds "insns" and closes the object).
     func writeHeaderJSON(to w: inout JSONWriter) {
