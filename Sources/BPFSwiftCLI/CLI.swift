@@ -8,6 +8,16 @@ import BPFCore
 public enum CLI {
     public static let version = "0.1.0"
 
+    /// Set by the bpfswift executable, which exits as soon as `run` returns
+    /// (batch runs in one process leave it off). Then a command may keep
+    /// descriptors of kernel objects that are pinned anyway open until exit,
+    /// which closes them without a close(2) each: `object pin --attach`
+    /// holds some 250 for the 100-program bench object, and each close would
+    /// also run every program it attached to a syscall tracepoint.
+    nonisolated(unsafe) public static var exitsAfterRun = false
+    /// What `exitsAfterRun` lets commands keep (never released).
+    nonisolated(unsafe) static var keptUntilExit: [AnyObject] = []
+
     static let optionsGrammar = "OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-f|--bpffs} | {-h|--help} | {-V|--version} }"
 
     /// Every object's command table, in `objectWords` order (help, man pages,

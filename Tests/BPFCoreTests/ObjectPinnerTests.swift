@@ -88,6 +88,27 @@ struct ObjectPinnerTests {
         dir.remove()
     }
 
+    @Test func keepDescriptorsHandsThemToTheCallerUntilItDropsThem() throws {
+        let dir = try BPFFSDir("obj_keepfd")
+        var o = ObjectPinOptions()
+        o.attach = true
+        o.pinRoot = dir.path
+        o.keepDescriptors = true
+        var r = try ObjectPinner.pin(objectFile: try Fixtures.object("obj_tp"), at: dir.sub("t"), options: o)
+        let mine = Self.ids(r.manifest)
+        #expect(mine.count == 4)
+        #expect(r.descriptors != nil)
+        // The programs, the map and the link: still open, for the caller to close.
+        #expect(mine.isSubset(of: Self.heldObjects()))
+        #expect(o.fingerprint == "attach=1;pin_root=\(dir.path)", "it does not shape the tree")
+        r.descriptors = nil
+        #expect(Self.heldObjects().isDisjoint(with: mine))
+        // The tree is the same either way, and the link still runs through its pin.
+        #expect(try ObjectTree.status(at: dir.sub("t")).complete)
+        _ = try ObjectTree.unpin(dir.sub("t"))
+        dir.remove()
+    }
+
     @Test func fingerprintIsCanonical() {
         var o = ObjectPinOptions()
         #expect(o.fingerprint == "attach=0;pin_root=/sys/fs/bpf")

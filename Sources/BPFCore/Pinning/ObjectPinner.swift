@@ -31,6 +31,10 @@ public struct ObjectPinOptions: Sendable {
     public var pinMaps: [MapPinAssignment] = []
     /// Programs attached to a target their section cannot name (`--attach-to PROG=TARGET`).
     public var attachTo: [ProgramAttachSpec] = []
+    /// Hand the loaded object's and links' descriptors to the caller in
+    /// `ObjectPinResult.descriptors` instead of closing them before `pin`
+    /// returns (see `LoadedObjectDescriptors`). Does not shape the tree.
+    public var keepDescriptors = false
 
     /// No attach, libbpf's pin root, no map settings, no replace.
     public init() {}
@@ -76,6 +80,33 @@ public struct ObjectPinResult: Sendable {
     public var manifest: ObjectManifest
     /// The tree that was replaced, for `.replaced`.
     public var previous: ObjectManifest?
+    /// With `ObjectPinOptions.keepDescriptors`, the descriptors of the
+    /// object this run loaded and of the links it made, still open (nil
+    /// when it loaded nothing: `.unchanged`, or a skeleton's object). The
+    /// tree's pins hold the kernel objects; these are only descriptors,
+    /// closed when the last copy of this goes away. Without it, `pin` has
+    /// closed them before it returns.
+    public var descriptors: LoadedObjectDescriptors?
+}
+
+/// The descriptors an `object pin` run holds once its tree is published:
+/// libbpf's object (a descriptor per map, program and BTF) and the link
+/// wrappers. Closing them changes nothing in the kernel (every object is
+/// pinned), but costs one close(2) each, and after `--attach` each of those
+/// syscalls also runs every program attached to a syscall tracepoint. A
+/// process that exits right after can keep this until then: exit closes
+/// them without a syscall each.
+public final class LoadedObjectDescriptors: @unchecked Sendable {
+    let object: BPFObject
+    let links: [BPFLink]
+    /// The manifest map's descriptor, links/ and the tree's parent directory.
+    let others: [AnyObject]
+
+    init(object: BPFObject, links: [BPFLink], others: [AnyObject]) {
+        self.object = object
+        self.links = links
+        self.others = others
+    }
 }
 
 /// `object pin`: loads an object file and publishes all of it as one tree
@@ -173,9 +204,10 @@ public enum ObjectPinner {
             }
             let manifest = try run.build(objectFile: objectFile, bytes: bytes, sha: sha, options: options, fingerprint: fingerprint)
             try run.publish(replacing: previous != nil)
-            run.commit()
+            let descriptors = run.commit()
             return ObjectPinResult(outcome: previous == nil ? .pinned : .replaced, path: tree.path,
-                                   manifest: manifest, previous: previous)
+                                   manifest: manifest, previous: previous,
+                                   descriptors: options.keepDescriptors ? descriptors : nil)
         } catch {
             run.rollback()
             throw error
@@ -229,7 +261,7 @@ extension ObjectPinner {
             let manifest = try run.pinTree(obj, manifest: start, attachment: links.map { .existing($0) } ?? .none,
                                            shared: shared, newShared: [:], reused: [:])
             try run.publish(replacing: previous != nil)
-            run.commit()
+            _ = run.commit()  // the object and its links are the skeleton's
             return ObjectPinResult(outcome: previous == nil ? .pinned : .replaced, path: tree.path, manifest: manifest, previous: previous)
         } catch {
             run.rollback()
@@ -261,6 +293,10 @@ private final class PinRun {
     var previous: ObjectManifest?
     var exchanged = false
     var published = false
+    /// Whether this run made staging/shared/ (new shared pins).
+    var madeSharedDir = false
+    /// Descriptors done with but left open for the caller (see `LoadedObjectDescriptors`).
+    var kept: [AnyObject] = []
     /// `--attach-to` targets by program name, and whether the other programs
     /// attach from their sections (`--attach`).
     var attachTo: [String: ProgramAttachTarget] = [:]
@@ -413,7 +449,10 @@ private final class PinRun {
             if let p = newShared[name(m)] {
                 // A second pin in staging/shared/: a killed run's leftover then
                 // tells which shared pins it published (see StagingClaim.removeLeftover).
-                if sharedDir == nil { sharedDir = try staging.makeDirectory(ObjectTreeLayout.sharedDir) }
+                if sharedDir == nil {
+                    sharedDir = try staging.makeDirectory(ObjectTreeLayout.sharedDir)
+                    madeSharedDir = true
+                }
                 try sharedDir!.pin(fd, as: "m\(sharedIndex)", what: "map \(name(m))")
                 sharedIndex += 1
                 pendingShared.append((fd, p, info.id, name(m)))
@@ -438,6 +477,11 @@ private final class PinRun {
                                                             section: p.sectionName, link: nil, notAttached: nil))
         }
         try steps.check("pin-programs")
+        // Closed now, not at the end of this function: with --attach every
+        // syscall after the first attach also runs the programs attached.
+        mapsDir.fd.close()
+        progsDir.fd.close()
+        sharedDir?.fd.close()
 
         if case .none = attachment { return try finishManifest(manifest) }
         // Once a program is attached it runs on this process's own syscalls
@@ -520,6 +564,7 @@ private final class PinRun {
         for (name, link) in links + borrowed {
             try linksDir.pin(link.fd, as: name, what: "link \(name)")
         }
+        kept.append(linksDir)
         try steps.check("pin-links")
         return manifest
     }
@@ -529,6 +574,7 @@ private final class PinRun {
             throw BPFError("write the object manifest", errno: EINVAL, detail: why)
         }
         let fd = try manifest.createMap()
+        kept.append(fd)
         try staging.pin(fd.rawValue, as: ObjectTreeLayout.manifest, what: "object manifest")
         try steps.check("manifest")
         return manifest
@@ -546,8 +592,8 @@ private final class PinRun {
             }
             publishedShared.append((sp.path, sp.id))
         }
-        try steps.check("publish-shared")
-        try steps.check("publish")
+        // With nothing published in between, one look for a signal serves both steps.
+        try steps.check("publish-shared", then: "publish")
         if !replacing {
             do {
                 try parent.rename(claim.name, to: tree.base, flags: renameNoReplace, what: "publish object tree at \(tree.path)")
@@ -568,17 +614,21 @@ private final class PinRun {
         try steps.check("exchange")
     }
 
-    /// After publishing: links stay attached through their pins; a replaced tree is taken apart.
-    func commit() {
+    /// After publishing: links stay attached through their pins; a replaced
+    /// tree is taken apart. Returns the loaded object and the links this run
+    /// made, for the caller to close (see `LoadedObjectDescriptors`).
+    func commit() -> LoadedObjectDescriptors? {
         // A pinned link outlives our descriptor: destroying the wrapper just closes it
         // (disconnecting would leak it). A struct_ops map registered without a link
         // is the exception: libbpf's detach for it unregisters the map. The same
         // holds for links a skeleton made and lent us.
         for (name, l) in links + borrowed where holdsMap.contains(name) { l.disconnect() }
+        let descriptors = object.map { LoadedObjectDescriptors(object: $0, links: links.map(\.link), others: kept + [tree.parent]) }
+        kept = []
         links = []
         borrowed = []
         // The extra pins of new shared maps were only there for a killed run's cleanup.
-        if case .directory = (try? staging.entry(ObjectTreeLayout.sharedDir)) ?? .missing,
+        if madeSharedDir, case .directory = (try? staging.entry(ObjectTreeLayout.sharedDir)) ?? .missing,
            let shared = try? staging.directory(ObjectTreeLayout.sharedDir) {
             try? shared.removeContents(structOps: .none)
             try? staging.removeDirectory(ObjectTreeLayout.sharedDir)
@@ -596,6 +646,7 @@ private final class PinRun {
         }
         claim.release()
         object = nil
+        return descriptors
     }
 
     /// Undoes everything this run made, in reverse.

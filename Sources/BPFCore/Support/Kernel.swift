@@ -202,23 +202,18 @@ public func readTextFile(_ path: String) -> String? {
 /// Reads an object file whole, but first refuses, from its first four bytes,
 /// a regular file that is not ELF however large it is (it is never read).
 public func readELFFileBytes(_ path: String) throws(BPFError) -> [UInt8] {
-    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-    if fd >= 0 {
-        defer { _ = Glibc.close(fd) }
-        var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-            var magic = [UInt8](repeating: 0, count: 4)
-            if pread(fd, &magic, 4, 0) != 4 || magic != [0x7f, 0x45, 0x4c, 0x46] {
-                throw BPFError("read ELF file \(path)", errno: EINVAL, detail: "not an ELF file")
-            }
-        }
-    }
-    return try readFileBytes(path)
+    try readFileBytes(path, elfOnly: true)
 }
 
 /// Reads a whole regular file. Anything else (a FIFO, /dev/zero, a
 /// directory) is refused at once: reading it could block or never end.
 public func readFileBytes(_ path: String) throws(BPFError) -> [UInt8] {
+    try readFileBytes(path, elfOnly: false)
+}
+
+/// `elfOnly`: a regular file whose first four bytes are not ELF's magic is
+/// refused before it is read (one open of the file either way).
+private func readFileBytes(_ path: String, elfOnly: Bool) throws(BPFError) -> [UInt8] {
     // O_NONBLOCK: opening a FIFO without a writer must not wait.
     let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     if fd < 0 { throw BPFError("open \(path)", errno: Glibc.errno) }
@@ -228,6 +223,12 @@ public func readFileBytes(_ path: String) throws(BPFError) -> [UInt8] {
     if (st.st_mode & S_IFMT) != S_IFREG {
         let e: Int32 = (st.st_mode & S_IFMT) == S_IFDIR ? EISDIR : EINVAL
         throw BPFError("read \(path)", errno: e, detail: "not a regular file")
+    }
+    if elfOnly {
+        var magic: UInt32 = 0
+        if pread(fd, &magic, 4, 0) != 4 || magic != UInt32(littleEndian: 0x464c_457f) {
+            throw BPFError("read ELF file \(path)", errno: EINVAL, detail: "not an ELF file")
+        }
     }
     // Read straight into an array of the size fstat gave (one byte more, to
     // see end of file in the same pass); only a file that grew since, or

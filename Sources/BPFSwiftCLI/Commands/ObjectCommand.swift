@@ -65,7 +65,11 @@ enum ObjectCommand {
         let path = try args.require("PATH")
         try args.expectEnd()
 
-        let r = try ObjectPinner.pin(objectFile: obj, at: path, options: o)
+        // Left for exit to close (see CLI.exitsAfterRun); otherwise pin closes them.
+        o.keepDescriptors = CLI.exitsAfterRun
+        var r = try ObjectPinner.pin(objectFile: obj, at: path, options: o)
+        if let d = r.descriptors { CLI.keptUntilExit.append(d) }
+        r.descriptors = nil
         if r.outcome != .unchanged {
             for p in r.manifest.programs {
                 if let why = p.notAttached, p.type != "struct_ops" {
