@@ -159,6 +159,13 @@ final class SwiftTypeMapper {
             default:
                 continue
             }
+            if let full = fullTypes {
+                let target = t.kind == .typedef ? btf.skipModifiers(t.referencedType) : id
+                if !full.contains(target), let tt = btf.type(target) {
+                    opaqueDecl(tt, name: t.name)
+                    continue
+                }
+            }
             let saved = (names, used, inProgress, declarations, layouts, typeLayouts)
             do {
                 _ = try ref(id, context: t.name)
@@ -174,6 +181,62 @@ final class SwiftTypeMapper {
 
     /// Types `declareAllTypes` left out, and why.
     private(set) var omitted: [String] = []
+
+    /// The BTF ids of the structs, unions and enums `declareAllTypes`
+    /// declares in full; nil: all of them. The others it names compactly
+    /// (`opaqueDecl`).
+    var fullTypes: Set<UInt32>?
+
+    /// Types declared compactly, in declaration order (for tests of their size and alignment).
+    private(set) var opaqueLayouts: [(btfID: UInt32, swiftName: String, size: Int, align: Int)] = []
+
+    /// A type no map, global or program argument holds by value (the
+    /// object reaches it through pointers or CO-RE relocations): a struct or
+    /// union as a `BPFOpaque` of its C size and alignment, an enum as its
+    /// integer type. One line each: an object built against vmlinux.h has
+    /// a hundred of them.
+    private func opaqueDecl(_ t: BTFType, name cName: String) {
+        let size = Int(t.size)
+        var align = 1
+        let alias: String
+        if t.kind == .structure || t.kind == .union {
+            align = btf.alignOf(t.id) ?? 1
+            while align > 1 && (size % align != 0 || align > 16) { align /= 2 }
+            let unit = [1: "UInt8", 2: "UInt16", 4: "UInt32", 8: "UInt64", 16: "UInt128"][align] ?? "UInt8"
+            if unit == "UInt8" { align = 1 }
+            alias = "BPFOpaque<\(size / align), \(unit)>"
+        } else {
+            guard let raw = try? enumRawType(t) else { return }
+            align = size
+            alias = raw
+        }
+        let name = unique(cName)
+        names[t.id] = name
+        opaqueLayouts.append((t.id, name, size, align))
+        declarations.append(["public typealias \(name) = \(alias)"])
+    }
+
+    /// The structs, unions and enums that the types at `roots` hold by
+    /// value (through typedefs, modifiers, arrays and members; not through
+    /// pointers), themselves included.
+    static func usedTypes(_ btf: BTF, roots: [UInt32]) -> Set<UInt32> {
+        var out: Set<UInt32> = []
+        var seen: Set<UInt32> = []
+        var work = roots
+        while let id = work.popLast() {
+            guard seen.insert(id).inserted, let t = btf.type(id) else { continue }
+            switch t.kind {
+            case .typedef, .volatile, .const, .restrict, .typeTag: work.append(t.referencedType)
+            case .array: work.append(t.arrayElementType)
+            case .structure, .union:
+                out.insert(id)
+                work += t.members.map(\.typeID)
+            case .enumeration, .enum64: out.insert(id)
+            default: break
+            }
+        }
+        return out
+    }
 
     private func scalar(_ name: String, zero: String, size: Int, bitfield: SwiftTypeRef.Bitfield? = nil) -> SwiftTypeRef {
         SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: zero, bitfield: bitfield,
@@ -303,7 +366,7 @@ final class SwiftTypeMapper {
     }
 
     /// Names generated code uses inside a type, which no member may shadow.
-    private static let reservedMembers: Set<String> = reservedTypeNames.union(["btfSize", "btfCodec", "btfBytes"])
+    private static let reservedMembers: Set<String> = reservedTypeNames.union(["btfSize", "btfCodec", "btfBytes", "btfBools"])
 
     /// N when `typeID` is `char[N]` or `unsigned char[N]` (modifiers skipped).
     private func charArrayCount(_ typeID: UInt32) -> Int? {
@@ -574,8 +637,7 @@ final class SwiftTypeMapper {
         let stored = Set(zip(ms, forms).filter { $1 == .stored }.map(\.0.bare))
         var p = CodePrinter()
         let cName = "\(isUnion ? "union" : "struct") \(t.name.isEmpty ? "(anonymous)" : t.name)"
-        p.line("/// `\(cName)` (BTF id \(t.id)): \(size) bytes, laid out as in C: `MemoryLayout` size and")
-        p.line("/// stride \(size), stored members at their BTF offsets.")
+        p.line("/// `\(cName)` (BTF id \(t.id)): \(size) bytes, the C layout (`MemoryLayout` size \(size), members at their C offsets).")
         if isUnion {
             p.line("/// Every member is a computed property over the same bytes.")
         } else if !placed {
@@ -584,8 +646,7 @@ final class SwiftTypeMapper {
             p.line("/// Bitfields and members a packed layout does not align are computed properties over the")
             p.line("/// bytes at their BTF offsets.")
         }
-        p.block("public struct \(name): BTFCodable, Hashable, Sendable, BitwiseCopyable {") { p in
-            p.line("public static let btfSize = \(size)")
+        p.block("public struct \(name): BTFRecord, Hashable, Sendable {") { p in
             for s in slots {
                 switch s {
                 case .member(let m):
@@ -612,11 +673,9 @@ final class SwiftTypeMapper {
                 }
             }
             if !isUnion { stringInitializer(ms, &p, storage: storageNames, stored: stored) }
-            p.line()
-            let boolsArg = bools.isEmpty ? "" : ", bools: [\(bools.map(String.init).joined(separator: ", "))]"
-            p.line("public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self\(boolsArg)) }")
-            p.line()
-            p.line("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }")
+            if !bools.isEmpty {
+                p.line("public static let btfBools = [\(bools.map(String.init).joined(separator: ", "))]")
+            }
             if isUnion {
                 p.line()
                 p.line("/// The union's bytes, which the members read and write.")
