@@ -265,8 +265,10 @@ struct SwiftSkeletonGenerator {
     /// Where the types the object uses start: the maps' keys and values
     /// (inner maps' too, from the `.maps` definitions), the global variables
     /// (and what a global pointer points to: the `unused_event` idiom), the
-    /// pointees of the object's functions' parameters (program contexts
-    /// such as `trace_event_raw_sys_enter`, `pt_regs`, `bpf_iter__task`).
+    /// pointees of the programs' parameters: their contexts, such as
+    /// `trace_event_raw_sys_enter`, `pt_regs`, `bpf_iter__task`. (Not those
+    /// of subprograms: a static helper taking a `struct request *` would
+    /// pull in a hundred kernel types by value, which no map or global holds.)
     func typeRoots() -> [UInt32] {
         guard let btf = model.btf else { return [] }
         var roots: [UInt32] = []
@@ -299,6 +301,7 @@ struct SwiftSkeletonGenerator {
                 }
             }
         }
+        let programs = Set(model.programs.map(\.name))
         let count = min(btf.typeCount, 1 << 20)
         guard count > 1 else { return roots }
         for id in 1..<count {
@@ -314,7 +317,7 @@ struct SwiftSkeletonGenerator {
                         if let p = pointee(v.referencedType) { roots.append(p) }
                     }
                 }
-            case .function where t.linkage != 2:  // not an extern (kfunc)
+            case .function where programs.contains(t.name):
                 guard let proto = btf.type(t.referencedType), proto.kind == .functionProto else { continue }
                 for param in proto.parameters {
                     if let p = pointee(param.typeID) { roots.append(p) }
