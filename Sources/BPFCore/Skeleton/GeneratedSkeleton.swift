@@ -67,3 +67,70 @@ extension BTFRecord {
     public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self, bools: Self.btfBools) }
     public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }
 }
+
+// Accessors of the members a generated type cannot store at their C offset
+// (union members, bitfields, members a packed struct does not align): over
+// the value's own bytes, written once here so that each is one line in a
+// skeleton.
+extension BTFRecord {
+    /// The member of type `V` at byte `offset`.
+    @inlinable
+    public func btfMember<V: BTFCodable>(at offset: Int) -> V {
+        Swift.withUnsafeBytes(of: self) { V(btfBytes: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + V.btfSize])) }
+    }
+
+    /// Writes the member of type `V` at byte `offset`.
+    @inlinable
+    public mutating func setBTFMember<V: BTFCodable>(_ value: V, at offset: Int) {
+        Swift.withUnsafeMutableBytes(of: &self) {
+            value.encode(btfBytes: UnsafeMutableRawBufferPointer(rebasing: $0[offset..<offset + V.btfSize]))
+        }
+    }
+
+    /// The integer bitfield at bits `bitOffset..<bitOffset + bitSize` (sign-extended when `V` is signed).
+    @inlinable
+    public func btfBits<V: FixedWidthInteger>(_ bitOffset: Int, _ bitSize: Int) -> V {
+        Swift.withUnsafeBytes(of: self) {
+            V(truncatingIfNeeded: BTFLayout.loadBits($0, bitOffset: bitOffset, bitSize: bitSize, signed: V.isSigned))
+        }
+    }
+
+    /// A `bool` bitfield.
+    @inlinable
+    public func btfBits(_ bitOffset: Int, _ bitSize: Int) -> Bool {
+        Swift.withUnsafeBytes(of: self) { BTFLayout.loadBits($0, bitOffset: bitOffset, bitSize: bitSize, signed: false) != 0 }
+    }
+
+    /// An enum bitfield.
+    @inlinable
+    public func btfBits<V: BTFEnum>(_ bitOffset: Int, _ bitSize: Int) -> V {
+        let raw: V.RawValue = btfBits(bitOffset, bitSize)
+        return V(rawValue: raw)
+    }
+
+    /// Writes an integer bitfield (its low `bitSize` bits).
+    @inlinable
+    public mutating func setBTFBits<V: FixedWidthInteger>(_ value: V, _ bitOffset: Int, _ bitSize: Int) {
+        Swift.withUnsafeMutableBytes(of: &self) {
+            BTFLayout.storeBits(UInt64(truncatingIfNeeded: value), $0, bitOffset: bitOffset, bitSize: bitSize)
+        }
+    }
+
+    /// Writes a `bool` bitfield.
+    @inlinable
+    public mutating func setBTFBits(_ value: Bool, _ bitOffset: Int, _ bitSize: Int) {
+        setBTFBits(UInt64(value ? 1 : 0), bitOffset, bitSize)
+    }
+
+    /// Writes an enum bitfield.
+    @inlinable
+    public mutating func setBTFBits<V: BTFEnum>(_ value: V, _ bitOffset: Int, _ bitSize: Int) {
+        setBTFBits(value.rawValue, bitOffset, bitSize)
+    }
+}
+
+/// A generated `Types` enum: a struct of the C enum's size whose every raw
+/// value is valid, as in C (so reading one from memory cannot fail).
+public protocol BTFEnum: RawRepresentable where RawValue: FixedWidthInteger {
+    init(rawValue: RawValue)
+}

@@ -366,7 +366,8 @@ final class SwiftTypeMapper {
     }
 
     /// Names generated code uses inside a type, which no member may shadow.
-    private static let reservedMembers: Set<String> = reservedTypeNames.union(["btfSize", "btfCodec", "btfBytes", "btfBools"])
+    private static let reservedMembers: Set<String> = reservedTypeNames.union(["btfSize", "btfCodec", "btfBytes", "btfBools",
+                                                                                      "btfMember", "setBTFMember", "btfBits", "setBTFBits"])
 
     /// N when `typeID` is `char[N]` or `unsigned char[N]` (modifiers skipped).
     private func charArrayCount(_ typeID: UInt32) -> Int? {
@@ -427,37 +428,6 @@ final class SwiftTypeMapper {
         return out
     }
 
-    private func loadExpr(_ m: Member, buffer: String) -> String {
-        guard m.bitSize != 0, let bf = m.type.bitfield else {
-            return "\(m.type.codec).load(\(buffer), at: \(m.byteOffset))"
-        }
-        let signed: Bool
-        switch bf {
-        case .integer(let s): signed = s
-        case .bool: signed = false
-        case .enumeration(_, let s): signed = s
-        }
-        let bits = "BTFLayout.loadBits(\(buffer), bitOffset: \(m.bitOffset), bitSize: \(m.bitSize), signed: \(signed))"
-        switch bf {
-        case .integer: return "\(m.type.name)(truncatingIfNeeded: \(bits))"
-        case .bool: return "\(bits) != 0"
-        case .enumeration(let raw, _): return "\(m.type.name)(rawValue: \(raw)(truncatingIfNeeded: \(bits)))"
-        }
-    }
-
-    private func storeStmt(_ m: Member, value: String, buffer: String) -> String {
-        guard m.bitSize != 0, let bf = m.type.bitfield else {
-            return "\(m.type.codec).store(\(value), \(buffer), at: \(m.byteOffset))"
-        }
-        let bits: String
-        switch bf {
-        case .integer: bits = "UInt64(truncatingIfNeeded: \(value))"
-        case .bool: bits = "\(value) ? 1 : 0"
-        case .enumeration: bits = "UInt64(truncatingIfNeeded: \(value).rawValue)"
-        }
-        return "BTFLayout.storeBits(\(bits), \(buffer), bitOffset: \(m.bitOffset), bitSize: \(m.bitSize))"
-    }
-
     /// Raw storage of `to - from` bytes whose alignment is the largest power
     /// of two (at most `limit` and 16) dividing both `from` and the length.
     private static func storage(from: Int, to: Int, limit: Int) -> (type: String, align: Int) {
@@ -487,18 +457,20 @@ final class SwiftTypeMapper {
 
     /// A computed property over the type's own bytes at the member's BTF offset.
     private func computedProperty(_ m: Member, _ p: inout CodePrinter) {
-        p.line()
         if m.bitSize == 0 && m.type.size == 0 {
             p.line("/// `\(m.cName)`: a flexible array member (or an empty one) at offset \(m.byteOffset): no bytes of its")
             p.line("/// own; in a record, its elements follow the struct's \(m.byteOffset) bytes.")
             p.line("public var \(m.swiftName): \(m.type.name) { \(m.type.zero) }")
             return
         }
-        let where_ = m.bitSize != 0 ? "bits \(m.bitOffset)..<\(m.bitOffset + m.bitSize)" : "offset \(m.byteOffset)"
-        p.line("/// `\(m.cName)`: \(where_), read and written in place.")
-        p.block("public var \(m.swiftName): \(m.type.name) {") { p in
-            p.line("get { Swift.withUnsafeBytes(of: self) { \(loadExpr(m, buffer: "$0")) } }")
-            p.line("set { Swift.withUnsafeMutableBytes(of: &self) { \(storeStmt(m, value: "newValue", buffer: "$0")) } }")
+        // One line each (BPFCore's BTFRecord accessors): a kernel context such as pt_regs has dozens.
+        if m.bare != m.cName { p.line("/// `\(m.cName)`") }
+        if m.bitSize != 0 {
+            p.line("public var \(m.swiftName): \(m.type.name) { get { btfBits(\(m.bitOffset), \(m.bitSize)) } "
+                   + "set { setBTFBits(newValue, \(m.bitOffset), \(m.bitSize)) } }")
+        } else {
+            p.line("public var \(m.swiftName): \(m.type.name) { get { btfMember(at: \(m.byteOffset)) } "
+                   + "set { setBTFMember(newValue, at: \(m.byteOffset)) } }")
         }
     }
 
@@ -684,6 +656,7 @@ final class SwiftTypeMapper {
                     p.line("set { Swift.withUnsafeMutableBytes(of: &self) { BTFLayout.copy(newValue, into: $0) } }")
                 }
             }
+            if !computed.isEmpty { p.line() }
             for m in computed { computedProperty(m, &p) }
             equality(slots, &p)
         }
@@ -708,7 +681,7 @@ final class SwiftTypeMapper {
         typeLayouts.append(GeneratedTypeLayout(btfID: t.id, swiftName: name, members: []))
         var p = CodePrinter()
         p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)` (BTF id \(t.id)): \(t.size) bytes; any \(raw) is a valid value, as in C.")
-        p.block("public struct \(name): BTFCodable, Hashable, RawRepresentable, Sendable, BitwiseCopyable {") { p in
+        p.block("public struct \(name): BTFCodable, Hashable, BTFEnum, Sendable, BitwiseCopyable {") { p in
             p.line("public static let btfSize = \(t.size)")
             p.line("public var rawValue: \(raw)")
             p.line()
