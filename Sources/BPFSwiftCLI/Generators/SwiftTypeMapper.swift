@@ -477,6 +477,11 @@ final class SwiftTypeMapper {
     /// `==` and `hash(into:)` over the members (padding left out); C arrays
     /// and raw storage compare as bytes, since `InlineArray` has neither.
     private func equality(_ slots: [Slot], _ p: inout CodePrinter) {
+        // Every stored property a Hashable member (no padding, no C array):
+        // Swift synthesizes the same `==` and `hash(into:)`, in no lines.
+        if !slots.isEmpty, slots.allSatisfy({ if case .member(let m) = $0 { return !m.type.comparesBytes } else { return false } }) {
+            return
+        }
         var compared: [(name: String, bytes: Bool)] = []
         for s in slots {
             switch s {
