@@ -576,8 +576,10 @@ _bpfswift()
                 skeleton)
                     if (( n == 0 )); then
                         _bpfswift_files o
+                    elif [[ $prev == types ]]; then
+                        _bpfswift_add 'used all'
                     elif [[ $prev != name ]]; then
-                        _bpfswift_once name
+                        _bpfswift_once name types
                     fi
                     ;;
             esac

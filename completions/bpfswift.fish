@@ -522,8 +522,10 @@ function __bpfswift_complete
                 case skeleton
                     if test $n -eq 0
                         __bpfswift_objfiles "$cur"
+                    else if test $prev = types
+                        printf '%s\t%s\n' used 'full layouts for what the object holds' all 'every type in full'
                     else if test $prev != name
-                        __bpfswift_once name -- $args
+                        __bpfswift_once name types -- $args
                     end
             end
         case btf

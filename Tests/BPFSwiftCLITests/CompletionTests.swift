@@ -81,7 +81,9 @@ import TestSupport
             ("bpfswift map lookup name m ", ["key"]),
             ("bpfswift map push id 1 ", ["value"]),
             ("bpfswift prog show id 1 ", ["--metadata"]),
-            ("bpfswift gen skeleton x.bpf.o ", ["name"]),
+            ("bpfswift gen skeleton x.bpf.o ", ["name", "types"]),
+            ("bpfswift gen skeleton x.bpf.o types ", ["used", "all"]),
+            ("bpfswift gen skeleton x.bpf.o types all ", ["name"]),
             ("bpfswift gen skeleton x.bpf.o --lang ", ["swift", "c"]),
             ("bpfswift help --man ", Set(CLI.groups.map(\.name))),
             // prefixes select as the dispatcher does: p s = prog show, m d = map dump, s = struct_ops

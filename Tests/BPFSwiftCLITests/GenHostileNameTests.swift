@@ -51,7 +51,7 @@ import TestSupport
             #expect(!lines.contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("}}") })
         }
         #expect(swift.out.contains(#"try s.map("\n}}\nlet pwned = system(\"id\")\n", key: UInt32.btfCodec"#))
-        #expect(swift.out.contains("/// map \\u{a}}}\\u{a}let pwned = system(\"id\")\\u{a}: key UInt32"))
+        #expect(swift.out.contains("/// map \\u{a}}}\\u{a}let pwned = system(\"id\")\\u{a}\n"))
         #expect(swift.out.contains("public let ____let_pwned___system__id___: SkeletonTypedMap<UInt32,"))
         #expect(c.out.contains(#"s->maps[0].name = "\012}}\012let pwned = system(\"id\")\012";"#))
         #expect(c.out.contains("struct bpf_map *____let_pwned___system__id___;"))

@@ -23,6 +23,7 @@ import TestSupport
         var out: [String] = []
         var blob: [String] = []
         var inBlob = false
+        var size: Int?
         for line in text.components(separatedBy: "\n") {
             if inBlob {
                 if line == end {
@@ -35,15 +36,21 @@ import TestSupport
                 continue
             }
             if line == start { inBlob = true }
-            // "/// skel_counter.bpf.o, 10400 bytes, base64."
-            if lang == "swift", line.hasSuffix(" bytes, base64."), let comma = line.firstIndex(of: ",") {
-                out.append(String(line[..<comma]) + ", <size> bytes, base64.")
+            // "/// skel_counter.bpf.o without its DWARF (.debug_* sections): 10400 bytes, zlib, base64."
+            if lang == "swift", line.hasSuffix(" bytes, zlib, base64."), let colon = line.lastIndex(of: ":") {
+                out.append(String(line[..<colon]) + ": <size> bytes, zlib, base64.")
+                continue
+            }
+            if lang == "swift", line.hasPrefix("    static let elfSize = ") {
+                size = Int(line.dropFirst("    static let elfSize = ".count))
+                out.append("    static let elfSize = <size>")
                 continue
             }
             out.append(line)
         }
         guard !inBlob, !blob.isEmpty else { throw TestFailure("no embedded object between the markers") }
-        let bytes = lang == "c" ? try decodeCString(blob) : EmbeddedObject.decodeBase64(blob.joined(separator: "\n"))
+        let bytes = lang == "c" ? try decodeCString(blob)
+            : try EmbeddedObject.decompress(base64: blob.joined(separator: "\n"), count: try #require(size, "no elfSize"))
         return (out.joined(separator: "\n"), bytes)
     }
 
@@ -170,12 +177,12 @@ import TestSupport
 
     @Test func nameOverrides() throws {
         let swift = try Self.generate("counter", lang: "swift", extra: ["name", "HitCounter"])
-        #expect(swift.contains("public final class HitCounter: @unchecked Sendable {"))
+        #expect(swift.contains("public final class HitCounter: GeneratedSkeleton, @unchecked Sendable {"))
         #expect(swift.contains("objectName: \"counter\""), "the object name stays the file's")
         let c = try Self.generate("counter", lang: "c", extra: ["name", "hits"])
         #expect(c.contains("struct hits {") && c.contains("hits__open_and_load(void)") && c.contains("s->name = \"hits\";"))
         // bpftool accepts any prefix of "name".
-        #expect(try Self.generate("counter", lang: "swift", extra: ["n", "Other"]).contains("class Other: @unchecked Sendable {"))
+        #expect(try Self.generate("counter", lang: "swift", extra: ["n", "Other"]).contains("class Other: GeneratedSkeleton, @unchecked Sendable {"))
     }
 
     @Test(arguments: [["name", "1abc"], ["name", "in"], ["name", "a.b"], ["name", "self"]])
@@ -204,7 +211,26 @@ import TestSupport
         #expect(runCLI(args: ["gen", "skeleton", obj, "frob", "x"]).status == 2)
         #expect(runCLI(args: ["gen", "skeleton", obj, "name", "A", "name", "B"]).err.contains("already specified"))
         #expect(runCLI(args: ["gen", "skeleton", obj, "name"]).status == 2)
-        #expect(runCLI(args: ["gen", "help"]).out.contains("gen skeleton FILE [name OBJECT_NAME] [--lang { swift | c }]"))
+        #expect(runCLI(args: ["gen", "help"]).out.contains("gen skeleton FILE [name OBJECT_NAME] [types { used | all }] [--lang { swift | c }]"))
+        #expect(runCLI(args: ["gen", "skeleton", obj, "types", "some"]).err.contains("unknown types 'some'"))
+        #expect(runCLI(args: ["gen", "skeleton", obj, "types"]).status == 2)
+        #expect(runCLI(args: ["gen", "skeleton", obj, "types", "all", "types", "used"]).err.contains("already specified"))
+        #expect(runCLI(args: ["gen", "skeleton", obj, "types", "all", "--lang", "c"]).status == 2)
+    }
+
+    /// `types used` (the default) spells out what the object holds by value
+    /// and names the structs it only points to (task_struct through
+    /// bpf_iter__task) as `BPFOpaque`s of their size; `types all` spells out
+    /// every one.
+    @Test func typesUsedAndAll() throws {
+        let used = try Self.generate("link_iter", lang: "swift")
+        let all = try Self.generate("link_iter", lang: "swift", extra: ["types", "all"])
+        #expect(try Self.generate("link_iter", lang: "swift", extra: ["types", "used"]) == used)
+        #expect(used.contains("public struct bpf_iter__task: BTFRecord"), "the iterator's context in full")
+        #expect(used.contains("public typealias task_struct = BPFOpaque<"), "task_struct by name and size")
+        #expect(!used.contains("public struct task_struct"))
+        #expect(all.contains("public struct task_struct: BTFRecord"))
+        #expect(all.count > 3 * used.count, "all \(all.count) bytes, used \(used.count)")
     }
 
     @Test func missingFileFails() {

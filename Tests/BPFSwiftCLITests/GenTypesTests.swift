@@ -245,7 +245,7 @@ import TestSupport
             let g: (text: String, layouts: [GeneratedTypeLayout], omitted: [String])
             do {
                 let model = try SkeletonModel.read(path: path, objectName: SkeletonNaming.objectName(fromPath: path))
-                g = try SwiftSkeletonGenerator(model: model, typeName: typeName).generateWithLayouts()
+                g = try SwiftSkeletonGenerator(model: model, typeName: typeName, types: .all).generateWithLayouts()
             } catch {
                 // Objects the generator refuses (arena maps, clashes) are tested elsewhere; the
                 // CLI must refuse them too.

@@ -47,6 +47,20 @@ public final class BPFSkeleton: @unchecked Sendable {
         pinRoot = options.pinRoot
     }
 
+    /// Opens the object a generated skeleton embeds: `base64` text of the
+    /// zlib-compressed object, `count` bytes once inflated. Data that does
+    /// not decode throws. Calls `bpf_object__open_mem`.
+    public convenience init(embedded base64: String, count: Int, objectName: String, source: String,
+                            options: ObjectOpenOptions = .init()) throws(BPFError) {
+        let elf: [UInt8]
+        do {
+            elf = try EmbeddedObject.decompress(base64: base64, count: count)
+        } catch {
+            throw BPFError("skeleton of \(source): \(error.operation)", errno: error.errno, detail: error.detail)
+        }
+        try self.init(elf: elf, objectName: objectName, source: source, options: options)
+    }
+
     /// Whether `load()` succeeded.
     public var isLoaded: Bool { object.isLoaded }
 
@@ -99,7 +113,7 @@ public final class BPFSkeleton: @unchecked Sendable {
     private func checkSizes(_ m: ObjectMap, _ k: Int, _ v: Int) throws(BPFError) {
         if Int(m.keySize) != k || Int(m.valueSize) != v {
             throw BPFError("skeleton of \(object.name): map \(m.name) has \(m.keySize)-byte keys and \(m.valueSize)-byte values, "
-                           + "the generated types \(k) and \(v); regenerate the skeleton", errno: EINVAL)
+                           + "the generated types \(k) and \(v); regenerate the skeleton")
         }
     }
 
@@ -221,9 +235,86 @@ public final class BPFSkeleton: @unchecked Sendable {
     }
 }
 
-/// The object bytes a generated skeleton embeds, as base64 text (compact,
-/// and quick for the compiler: a string literal, not an array literal).
+/// The object bytes a generated skeleton embeds: zlib-compressed, as base64
+/// text (compact, and quick for the compiler: a string literal, not an
+/// array literal), decompressed once when the skeleton opens.
 public enum EmbeddedObject {
+    /// `bytes` compressed with zlib (best compression), as the generator embeds them.
+    /// Calls zlib's `compress2`.
+    public static func compress(_ bytes: [UInt8]) -> [UInt8] {
+        var size = compressBound(uLong(bytes.count))
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let rc = out.withUnsafeMutableBufferPointer { o in
+            bytes.withUnsafeBufferPointer { i in
+                compress2(o.baseAddress, &size, i.baseAddress, uLong(i.count), Z_BEST_COMPRESSION)
+            }
+        }
+        // compressBound is enough by zlib's contract; only memory exhaustion fails.
+        precondition(rc == Z_OK, "zlib compress2 failed (\(rc))")
+        out.removeSubrange(Int(size)...)
+        return out
+    }
+
+    /// The object a skeleton embeds: base64 text (whitespace ignored) of
+    /// zlib data that inflates to exactly `count` bytes. Anything else (a
+    /// character outside base64, data zlib rejects, a checksum or size that
+    /// does not match) throws. Calls zlib's `uncompress`.
+    public static func decompress(base64 text: String, count: Int) throws(BPFError) -> [UInt8] {
+        guard let packed = strictBase64(text) else {
+            throw BPFError("embedded object: the text is not base64")
+        }
+        guard count >= 0, count <= 1 << 30 else {
+            throw BPFError("embedded object: implausible size \(count)")
+        }
+        // One spare byte: data that inflates to more than `count` is caught, not cut.
+        var out = [UInt8](repeating: 0, count: count + 1)
+        var size = uLong(out.count)
+        let rc = out.withUnsafeMutableBufferPointer { o in
+            packed.withUnsafeBufferPointer { i in uncompress(o.baseAddress, &size, i.baseAddress, uLong(i.count)) }
+        }
+        guard rc == Z_OK else {
+            let why = rc == Z_BUF_ERROR ? "it inflates to more than \(count) bytes or is cut short"
+                : rc == Z_DATA_ERROR ? "zlib finds it corrupt" : "zlib error \(rc)"
+            throw BPFError("embedded object: \(why); regenerate the skeleton")
+        }
+        guard Int(size) == count else {
+            throw BPFError("embedded object: \(size) bytes, expected \(count); regenerate the skeleton")
+        }
+        out.removeLast()
+        return out
+    }
+
+    /// Base64 text as bytes, whitespace skipped; nil for any other character
+    /// or a misplaced '='.
+    static func strictBase64(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 3 / 4)
+        var acc: UInt32 = 0
+        var bits = 0
+        var padding = 0
+        for c in text.utf8 {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="): padding += 1; continue
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): continue
+            default: return nil
+            }
+            if padding > 0 { return nil }
+            acc = (acc << 6 | v) & 0xffffff
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        return padding <= 2 ? out : nil
+    }
+
     /// Decodes base64 text, skipping whitespace and newlines.
     public static func decodeBase64(_ text: String) -> [UInt8] {
         var out: [UInt8] = []
@@ -240,7 +331,7 @@ public enum EmbeddedObject {
             case UInt8(ascii: "/"): v = 63
             default: continue  // '=', whitespace
             }
-            acc = acc << 6 | v
+            acc = (acc << 6 | v) & 0xffffff
             bits += 6
             if bits >= 8 {
                 bits -= 8

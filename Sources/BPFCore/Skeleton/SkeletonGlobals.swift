@@ -75,6 +75,16 @@ public final class SkeletonGlobals: @unchecked Sendable {
         withBytes { codec.load($0, at: offset) }
     }
 
+    /// Reads the variable at `offset` (its type says how).
+    public func load<T: BTFCodable>(at offset: Int) -> T {
+        load(at: offset, T.btfCodec)
+    }
+
+    /// Writes the variable `name` at `offset` (its type says how), as `store(_:at:_:name:)`.
+    public func store<T: BTFCodable>(_ value: T, at offset: Int, name: String) {
+        store(value, at: offset, T.btfCodec, name: name)
+    }
+
     /// Writes the variable `name` at `offset`. Writing a read-only section
     /// (`.rodata` after load, `.kconfig`) is a programming error.
     public func store<T>(_ value: T, at offset: Int, _ codec: BTFCodec<T>, name: String) {

@@ -6,7 +6,7 @@ enum GenCommand {
         name: "gen",
         summary: "code generation: skeletons",
         commands: [
-            Command("skeleton", usage: ["skeleton FILE [name OBJECT_NAME] [--lang { swift | c }]"],
+            Command("skeleton", usage: ["skeleton FILE [name OBJECT_NAME] [types { used | all }] [--lang { swift | c }]"],
                     summary: "Print a skeleton of the BPF object FILE on standard output: code that embeds the object "
                         + "and gives typed access to its maps, programs, links and global variables. With --lang swift "
                         + "(the default), one Swift file for the BPFCore library: a class named after the file "
@@ -15,12 +15,17 @@ enum GenCommand {
                         + "writable until load, .bss and .data live after it, .kconfig read-only). With --lang c, "
                         + "a header with bpftool's skeleton API (NAME__open, __load, __attach, __destroy, "
                         + "skel->maps, skel->bss, ...), NAME defaulting to the file name without .o. "
-                        + "name OBJECT_NAME sets the type or C name.",
+                        + "name OBJECT_NAME sets the type or C name. The Swift file's Types holds the structs, unions "
+                        + "and enums of the object's BTF with their C layout: in full those that the maps, globals and "
+                        + "programs' arguments hold by value, the others (reached only through pointers) as typealiases "
+                        + "of their size and alignment (types used, the default); types all spells out every one. "
+                        + "The object is embedded without DWARF, zlib-compressed.",
                     run: skeleton),
         ],
         grammar: [
             "FILE := a compiled BPF object (ELF)",
             "swift: one Swift file for the BPFCore library; c: a header with bpftool's skeleton API",
+            "types: used: full layouts for what the object holds by value, others opaque; all: every type in full (swift only)",
         ]
     )
 
@@ -41,21 +46,34 @@ enum GenCommand {
         }
         let file = try args.require("FILE")
         var name: String?
+        var types: SwiftSkeletonGenerator.TypesPolicy?
         while let w = args.next() {
             // bpftool accepts any prefix of "name"
-            guard !w.isEmpty, "name".hasPrefix(w) else {
-                throw UsageError("\(args.commandPath): unknown argument '\(w)'; expected name OBJECT_NAME")
+            if !w.isEmpty, "name".hasPrefix(w) {
+                guard name == nil else { throw UsageError("\(args.commandPath): object name already specified") }
+                name = try args.require("OBJECT_NAME after 'name'")
+            } else if w == "types" {
+                guard types == nil else { throw UsageError("\(args.commandPath): types already specified") }
+                let v = try args.require("used or all after 'types'")
+                guard let t = SwiftSkeletonGenerator.TypesPolicy(rawValue: v) else {
+                    throw UsageError("\(args.commandPath): unknown types '\(v)'; expected types { used | all }")
+                }
+                types = t
+            } else {
+                throw UsageError("\(args.commandPath): unknown argument '\(w)'; expected name OBJECT_NAME or types { used | all }")
             }
-            guard name == nil else { throw UsageError("\(args.commandPath): object name already specified") }
-            name = try args.require("OBJECT_NAME after 'name'")
         }
         try args.expectEnd()
-        let text = try generateSkeleton(path: file, name: name, language: language)
+        if types != nil && language == .c {
+            throw UsageError("\(args.commandPath): types applies to --lang swift (a C skeleton has no types)")
+        }
+        let text = try generateSkeleton(path: file, name: name, language: language, types: types ?? .used)
         ctx.out.write(text)
     }
 
     /// The skeleton of the object at `path` as text.
-    static func generateSkeleton(path: String, name: String?, language: Language) throws -> String {
+    static func generateSkeleton(path: String, name: String?, language: Language,
+                                 types: SwiftSkeletonGenerator.TypesPolicy = .used) throws -> String {
         switch language {
         case .swift:
             let typeName = name ?? SkeletonNaming.swiftTypeName(fromPath: path)
@@ -65,7 +83,7 @@ enum GenCommand {
                 throw UsageError(e.message + " (derived from the file name; give one with name OBJECT_NAME)")
             }
             let model = try SkeletonModel.read(path: path, objectName: SkeletonNaming.objectName(fromPath: path))
-            return try SwiftSkeletonGenerator(model: model, typeName: typeName).generate()
+            return try SwiftSkeletonGenerator(model: model, typeName: typeName, types: types).generate()
         case .c:
             let cName = name ?? SkeletonNaming.cName(fromPath: path)
             do {

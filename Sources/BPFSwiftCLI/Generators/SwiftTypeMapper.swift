@@ -159,6 +159,13 @@ final class SwiftTypeMapper {
             default:
                 continue
             }
+            if let full = fullTypes {
+                let target = t.kind == .typedef ? btf.skipModifiers(t.referencedType) : id
+                if !full.contains(target), let tt = btf.type(target) {
+                    opaqueDecl(tt, name: t.name)
+                    continue
+                }
+            }
             let saved = (names, used, inProgress, declarations, layouts, typeLayouts)
             do {
                 _ = try ref(id, context: t.name)
@@ -174,6 +181,62 @@ final class SwiftTypeMapper {
 
     /// Types `declareAllTypes` left out, and why.
     private(set) var omitted: [String] = []
+
+    /// The BTF ids of the structs, unions and enums `declareAllTypes`
+    /// declares in full; nil: all of them. The others it names compactly
+    /// (`opaqueDecl`).
+    var fullTypes: Set<UInt32>?
+
+    /// Types declared compactly, in declaration order (for tests of their size and alignment).
+    private(set) var opaqueLayouts: [(btfID: UInt32, swiftName: String, size: Int, align: Int)] = []
+
+    /// A type no map, global or program argument holds by value (the
+    /// object reaches it through pointers or CO-RE relocations): a struct or
+    /// union as a `BPFOpaque` of its C size and alignment, an enum as its
+    /// integer type. One line each: an object built against vmlinux.h has
+    /// a hundred of them.
+    private func opaqueDecl(_ t: BTFType, name cName: String) {
+        let size = Int(t.size)
+        var align = 1
+        let alias: String
+        if t.kind == .structure || t.kind == .union {
+            align = btf.alignOf(t.id) ?? 1
+            while align > 1 && (size % align != 0 || align > 16) { align /= 2 }
+            let unit = [1: "UInt8", 2: "UInt16", 4: "UInt32", 8: "UInt64", 16: "UInt128"][align] ?? "UInt8"
+            if unit == "UInt8" { align = 1 }
+            alias = "BPFOpaque<\(size / align), \(unit)>"
+        } else {
+            guard let raw = try? enumRawType(t) else { return }
+            align = size
+            alias = raw
+        }
+        let name = unique(cName)
+        names[t.id] = name
+        opaqueLayouts.append((t.id, name, size, align))
+        declarations.append(["public typealias \(name) = \(alias)"])
+    }
+
+    /// The structs, unions and enums that the types at `roots` hold by
+    /// value (through typedefs, modifiers, arrays and members; not through
+    /// pointers), themselves included.
+    static func usedTypes(_ btf: BTF, roots: [UInt32]) -> Set<UInt32> {
+        var out: Set<UInt32> = []
+        var seen: Set<UInt32> = []
+        var work = roots
+        while let id = work.popLast() {
+            guard seen.insert(id).inserted, let t = btf.type(id) else { continue }
+            switch t.kind {
+            case .typedef, .volatile, .const, .restrict, .typeTag: work.append(t.referencedType)
+            case .array: work.append(t.arrayElementType)
+            case .structure, .union:
+                out.insert(id)
+                work += t.members.map(\.typeID)
+            case .enumeration, .enum64: out.insert(id)
+            default: break
+            }
+        }
+        return out
+    }
 
     private func scalar(_ name: String, zero: String, size: Int, bitfield: SwiftTypeRef.Bitfield? = nil) -> SwiftTypeRef {
         SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: zero, bitfield: bitfield,
@@ -303,7 +366,8 @@ final class SwiftTypeMapper {
     }
 
     /// Names generated code uses inside a type, which no member may shadow.
-    private static let reservedMembers: Set<String> = reservedTypeNames.union(["btfSize", "btfCodec", "btfBytes"])
+    private static let reservedMembers: Set<String> = reservedTypeNames.union(["btfSize", "btfCodec", "btfBytes", "btfBools",
+                                                                                      "btfMember", "setBTFMember", "btfBits", "setBTFBits"])
 
     /// N when `typeID` is `char[N]` or `unsigned char[N]` (modifiers skipped).
     private func charArrayCount(_ typeID: UInt32) -> Int? {
@@ -364,37 +428,6 @@ final class SwiftTypeMapper {
         return out
     }
 
-    private func loadExpr(_ m: Member, buffer: String) -> String {
-        guard m.bitSize != 0, let bf = m.type.bitfield else {
-            return "\(m.type.codec).load(\(buffer), at: \(m.byteOffset))"
-        }
-        let signed: Bool
-        switch bf {
-        case .integer(let s): signed = s
-        case .bool: signed = false
-        case .enumeration(_, let s): signed = s
-        }
-        let bits = "BTFLayout.loadBits(\(buffer), bitOffset: \(m.bitOffset), bitSize: \(m.bitSize), signed: \(signed))"
-        switch bf {
-        case .integer: return "\(m.type.name)(truncatingIfNeeded: \(bits))"
-        case .bool: return "\(bits) != 0"
-        case .enumeration(let raw, _): return "\(m.type.name)(rawValue: \(raw)(truncatingIfNeeded: \(bits)))"
-        }
-    }
-
-    private func storeStmt(_ m: Member, value: String, buffer: String) -> String {
-        guard m.bitSize != 0, let bf = m.type.bitfield else {
-            return "\(m.type.codec).store(\(value), \(buffer), at: \(m.byteOffset))"
-        }
-        let bits: String
-        switch bf {
-        case .integer: bits = "UInt64(truncatingIfNeeded: \(value))"
-        case .bool: bits = "\(value) ? 1 : 0"
-        case .enumeration: bits = "UInt64(truncatingIfNeeded: \(value).rawValue)"
-        }
-        return "BTFLayout.storeBits(\(bits), \(buffer), bitOffset: \(m.bitOffset), bitSize: \(m.bitSize))"
-    }
-
     /// Raw storage of `to - from` bytes whose alignment is the largest power
     /// of two (at most `limit` and 16) dividing both `from` and the length.
     private static func storage(from: Int, to: Int, limit: Int) -> (type: String, align: Int) {
@@ -424,24 +457,31 @@ final class SwiftTypeMapper {
 
     /// A computed property over the type's own bytes at the member's BTF offset.
     private func computedProperty(_ m: Member, _ p: inout CodePrinter) {
-        p.line()
         if m.bitSize == 0 && m.type.size == 0 {
             p.line("/// `\(m.cName)`: a flexible array member (or an empty one) at offset \(m.byteOffset): no bytes of its")
             p.line("/// own; in a record, its elements follow the struct's \(m.byteOffset) bytes.")
             p.line("public var \(m.swiftName): \(m.type.name) { \(m.type.zero) }")
             return
         }
-        let where_ = m.bitSize != 0 ? "bits \(m.bitOffset)..<\(m.bitOffset + m.bitSize)" : "offset \(m.byteOffset)"
-        p.line("/// `\(m.cName)`: \(where_), read and written in place.")
-        p.block("public var \(m.swiftName): \(m.type.name) {") { p in
-            p.line("get { Swift.withUnsafeBytes(of: self) { \(loadExpr(m, buffer: "$0")) } }")
-            p.line("set { Swift.withUnsafeMutableBytes(of: &self) { \(storeStmt(m, value: "newValue", buffer: "$0")) } }")
+        // One line each (BPFCore's BTFRecord accessors): a kernel context such as pt_regs has dozens.
+        if m.bare != m.cName { p.line("/// `\(m.cName)`") }
+        if m.bitSize != 0 {
+            p.line("public var \(m.swiftName): \(m.type.name) { get { btfBits(\(m.bitOffset), \(m.bitSize)) } "
+                   + "set { setBTFBits(newValue, \(m.bitOffset), \(m.bitSize)) } }")
+        } else {
+            p.line("public var \(m.swiftName): \(m.type.name) { get { btfMember(at: \(m.byteOffset)) } "
+                   + "set { setBTFMember(newValue, at: \(m.byteOffset)) } }")
         }
     }
 
     /// `==` and `hash(into:)` over the members (padding left out); C arrays
     /// and raw storage compare as bytes, since `InlineArray` has neither.
     private func equality(_ slots: [Slot], _ p: inout CodePrinter) {
+        // Every stored property a Hashable member (no padding, no C array):
+        // Swift synthesizes the same `==` and `hash(into:)`, in no lines.
+        if !slots.isEmpty, slots.allSatisfy({ if case .member(let m) = $0 { return !m.type.comparesBytes } else { return false } }) {
+            return
+        }
         var compared: [(name: String, bytes: Bool)] = []
         for s in slots {
             switch s {
@@ -574,8 +614,7 @@ final class SwiftTypeMapper {
         let stored = Set(zip(ms, forms).filter { $1 == .stored }.map(\.0.bare))
         var p = CodePrinter()
         let cName = "\(isUnion ? "union" : "struct") \(t.name.isEmpty ? "(anonymous)" : t.name)"
-        p.line("/// `\(cName)` (BTF id \(t.id)): \(size) bytes, laid out as in C: `MemoryLayout` size and")
-        p.line("/// stride \(size), stored members at their BTF offsets.")
+        p.line("/// `\(cName)` (BTF id \(t.id)): \(size) bytes, the C layout (`MemoryLayout` size \(size), members at their C offsets).")
         if isUnion {
             p.line("/// Every member is a computed property over the same bytes.")
         } else if !placed {
@@ -584,8 +623,7 @@ final class SwiftTypeMapper {
             p.line("/// Bitfields and members a packed layout does not align are computed properties over the")
             p.line("/// bytes at their BTF offsets.")
         }
-        p.block("public struct \(name): BTFCodable, Hashable, Sendable, BitwiseCopyable {") { p in
-            p.line("public static let btfSize = \(size)")
+        p.block("public struct \(name): BTFRecord, Hashable, Sendable {") { p in
             for s in slots {
                 switch s {
                 case .member(let m):
@@ -612,11 +650,9 @@ final class SwiftTypeMapper {
                 }
             }
             if !isUnion { stringInitializer(ms, &p, storage: storageNames, stored: stored) }
-            p.line()
-            let boolsArg = bools.isEmpty ? "" : ", bools: [\(bools.map(String.init).joined(separator: ", "))]"
-            p.line("public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self\(boolsArg)) }")
-            p.line()
-            p.line("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }")
+            if !bools.isEmpty {
+                p.line("public static let btfBools = [\(bools.map(String.init).joined(separator: ", "))]")
+            }
             if isUnion {
                 p.line()
                 p.line("/// The union's bytes, which the members read and write.")
@@ -625,6 +661,7 @@ final class SwiftTypeMapper {
                     p.line("set { Swift.withUnsafeMutableBytes(of: &self) { BTFLayout.copy(newValue, into: $0) } }")
                 }
             }
+            if !computed.isEmpty { p.line() }
             for m in computed { computedProperty(m, &p) }
             equality(slots, &p)
         }
@@ -649,7 +686,7 @@ final class SwiftTypeMapper {
         typeLayouts.append(GeneratedTypeLayout(btfID: t.id, swiftName: name, members: []))
         var p = CodePrinter()
         p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)` (BTF id \(t.id)): \(t.size) bytes; any \(raw) is a valid value, as in C.")
-        p.block("public struct \(name): BTFCodable, Hashable, RawRepresentable, Sendable, BitwiseCopyable {") { p in
+        p.block("public struct \(name): BTFCodable, Hashable, BTFEnum, Sendable, BitwiseCopyable {") { p in
             p.line("public static let btfSize = \(t.size)")
             p.line("public var rawValue: \(raw)")
             p.line()

@@ -1,6 +1,6 @@
 // A program built on generated Swift skeletons, as a user would write one.
 // GenSkeletonRunTests generates the skeletons of counter, skel_counter,
-// skel_globals and skel_ops next to this file, builds the package and runs
+// skel_globals, skel_ops and link_iter next to this file, builds the package and runs
 // it as root: every check prints "PASS name" or "FAIL name: detail", and
 // the exit status is 1 when any failed.
 //
@@ -239,6 +239,28 @@ if !pinDir.isEmpty {
         try skel.pin(at: pinDir + "/ops")
         print("INFO ops.pinned-name \(name)")
         check("ops.pin", true)
+    }
+}
+
+// An object built against vmlinux.h: Types spells out the iterators'
+// contexts and names what they point to (task_struct, cgroup) as opaque
+// values of their C size and alignment; the skeleton opens and loads.
+run("link_iter") {
+    let skel = try LinkIterSkeleton()
+    try skel.load()
+    check("iter.load", skel.programs.link_iter_task.fd != nil && skel.programs.link_iter_cgroup.fd != nil)
+    let btf = skel.object.btf
+    func cLayout(_ name: String) -> (Int?, Int?) {
+        guard let btf, let id = btf.find(name, kind: .structure) else { return (nil, nil) }
+        return (btf.sizeOf(id), btf.alignOf(id))
+    }
+    typealias T = LinkIterSkeleton.Types
+    let swift = [("task_struct", MemoryLayout<T.task_struct>.size, MemoryLayout<T.task_struct>.alignment),
+                 ("cgroup", MemoryLayout<T.cgroup>.size, MemoryLayout<T.cgroup>.alignment),
+                 ("bpf_iter__task", MemoryLayout<T.bpf_iter__task>.size, MemoryLayout<T.bpf_iter__task>.alignment)]
+    for (name, size, align) in swift {
+        let c = cLayout(name)
+        check("iter.layout.\(name)", c.0 == size && c.1 == align, "Swift \(size)/\(align), C \(String(describing: c))")
     }
 }
 
