@@ -67,6 +67,21 @@ extension SkeletonMap {
         }
     }
 
+    /// Generated `Types.<name>` (layout-exact): past the first record of a
+    /// run of one size, each record is one unaligned load, unless the type
+    /// has C `bool` members, which its decoder normalizes to 0 or 1.
+    @inlinable
+    public func records<T: BTFRecord>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
+                       pagesPerCPU: Int = 64) -> EventRecords<T> {
+        let perf = isPerfEventArray, name = name, size = T.btfSize
+        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
+                            ringMap: isRingBuffer ? self : nil,
+                            layoutExact: T.btfBools.isEmpty && size == MemoryLayout<T>.size) { (b) throws(BPFError) -> T in
+            try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
+            return T(btfBytes: b)
+        }
+    }
+
     /// The records as bytes, whatever their size.
     @inlinable
     public func records(onLost: (@Sendable (LostSamples) -> Void)? = nil,

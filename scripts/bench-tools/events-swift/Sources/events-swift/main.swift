@@ -19,15 +19,13 @@ struct Event: BitwiseCopyable {
 }
 
 /// The record as `bpfswift gen skeleton` writes it (Types.event): laid out as
-/// in C, BTFCodable and BitwiseCopyable, decoded by one unaligned load.
-struct GeneratedEvent: BTFCodable, BitwiseCopyable {
-    static var btfSize: Int { 32 }
+/// in C, a `BTFRecord` (BTFCodable and BitwiseCopyable, no C `bool` member),
+/// so each record is one unaligned load.
+struct GeneratedEvent: BTFRecord {
     var pid: UInt32
     var seq: UInt32
     var arg: UInt64
     var comm: InlineArray<16, Int8>
-    init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self) }
-    func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }
 }
 
 /// The same record read member by member at its BTF offsets.
