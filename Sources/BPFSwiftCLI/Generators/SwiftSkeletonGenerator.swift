@@ -125,8 +125,7 @@ struct SwiftSkeletonGenerator {
         p.line("// from \(model.fileName) by `bpfswift gen skeleton`")
         p.line("import BPFCore")
         p.line()
-        p.line("/// \(model.fileName), embedded: `let skel = try \(typeName)(); try skel.load(); try skel.attach()`;")
-        p.line("/// load(), attach(), detach(), pin(at:), object: see `GeneratedSkeleton`. Safe to share between tasks.")
+        p.line("/// \(model.fileName), embedded; load(), attach(), pin(at:): see `GeneratedSkeleton`. Sendable.")
         p.block("public final class \(typeName): GeneratedSkeleton, @unchecked Sendable {") { p in
             p.line("public let skeleton: BPFSkeleton")
             p.line("public let maps: Maps")
@@ -142,8 +141,7 @@ struct SwiftSkeletonGenerator {
                 p.line("public let struct_ops: StructOps")
             }
             p.line()
-            p.line("/// Opens the embedded object as libbpf object \(quote(model.objectName)) (internal map names derive")
-            p.line("/// from it; `options.objectName` is not used). Calls `bpf_object__open_mem`.")
+            p.line("/// Opens the embedded object as libbpf object \(quote(model.objectName)) (`bpf_object__open_mem`).")
             p.block("public init(options: ObjectOpenOptions = .init()) throws {") { p in
                 p.line("let s = try BPFSkeleton(embedded: Self.elfZlib, count: Self.elfSize, objectName: \(quote(model.objectName)),")
                 p.line("                        source: \(quote(model.fileName)), options: options)")
@@ -244,13 +242,9 @@ struct SwiftSkeletonGenerator {
         mapper.declareAllTypes()
         guard !mapper.declarations.isEmpty || !mapper.omitted.isEmpty else { return }
         p.line()
-        p.line("/// The C types of the object's BTF (every struct, union and enum), as Swift")
-        p.line("/// types with the C memory layout: `MemoryLayout<T>.size` and `.stride` are the")
-        p.line("/// C `sizeof`, stored members sit at their C offsets, C arrays are `InlineArray`s.")
+        p.line("/// The structs, unions and enums of the object's BTF, with the C memory layout.")
         if !mapper.opaqueLayouts.isEmpty {
-            p.line("/// Types that no map, global or program argument holds (the object reaches them through")
-            p.line("/// pointers) are typealiases: structs and unions `BPFOpaque`s of their size and alignment,")
-            p.line("/// enums their integer type. `gen skeleton OBJ types all` spells them out too.")
+            p.line("/// Those it only points to are `BPFOpaque`s of their size (`gen skeleton OBJ types all`: in full).")
         }
         for o in mapper.omitted { p.line("/// Left out: \(o)") }
         p.block("public enum Types {") { p in
@@ -371,7 +365,7 @@ struct SwiftSkeletonGenerator {
         var p = CodePrinter()
         p.line("/// The global variables of `\(sectionTitle(s))` (map \(s.mapName), \(s.size) bytes).")
         p.block("public final class \(className) {") { p in
-            p.line("/// The section's runtime (raw bytes, liveness).")
+            p.line("/// Raw bytes, liveness.")
             p.line("public let _globals: SkeletonGlobals")
             p.line("init(_ g: SkeletonGlobals) { _globals = g }")
             for (v, name, type) in vars {

@@ -614,7 +614,7 @@ final class SwiftTypeMapper {
         let stored = Set(zip(ms, forms).filter { $1 == .stored }.map(\.0.bare))
         var p = CodePrinter()
         let cName = "\(isUnion ? "union" : "struct") \(t.name.isEmpty ? "(anonymous)" : t.name)"
-        p.line("/// `\(cName)` (BTF id \(t.id)): \(size) bytes, the C layout (`MemoryLayout` size \(size), members at their C offsets).")
+        p.line("/// `\(cName)`: \(size) bytes, C layout.")
         if isUnion {
             p.line("/// Every member is a computed property over the same bytes.")
         } else if !placed {
@@ -685,7 +685,7 @@ final class SwiftTypeMapper {
         layouts[t.id] = (size, size, size, [])
         typeLayouts.append(GeneratedTypeLayout(btfID: t.id, swiftName: name, members: []))
         var p = CodePrinter()
-        p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)` (BTF id \(t.id)): \(t.size) bytes; any \(raw) is a valid value, as in C.")
+        p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)`: \(t.size) bytes; any \(raw) is valid, as in C.")
         p.block("public struct \(name): BTFCodable, Hashable, BTFEnum, Sendable, BitwiseCopyable {") { p in
             p.line("public static let btfSize = \(t.size)")
             p.line("public var rawValue: \(raw)")
