@@ -31,12 +31,7 @@ extension SkeletonMap {
     @inlinable
     public func records<T: BTFCodable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<T> {
-        let perf = isPerfEventArray, name = name, size = T.btfSize
-        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
-                            ringMap: isRingBuffer ? self : nil, layoutExact: false) { (b) throws(BPFError) -> T in
-            try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
-            return T(btfBytes: b)
-        }
+        typedRecords(size: T.btfSize, layoutExact: false, onLost: onLost, pagesPerCPU: pagesPerCPU) { T(btfBytes: $0) }
     }
 
     /// The records as values of a plain Swift type laid out like the C
@@ -45,13 +40,8 @@ extension SkeletonMap {
     @inlinable
     public func records<T: BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<T> {
-        let perf = isPerfEventArray, name = name, size = MemoryLayout<T>.size
-        // Layout-exact: past the first record of a run of one size, the
-        // iterator loads records itself (the same unaligned load).
-        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
-                            ringMap: isRingBuffer ? self : nil, layoutExact: true) { (b) throws(BPFError) -> T in
-            try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
-            return b.loadUnaligned(as: T.self)
+        typedRecords(size: MemoryLayout<T>.size, layoutExact: true, onLost: onLost, pagesPerCPU: pagesPerCPU) {
+            $0.loadUnaligned(as: T.self)
         }
     }
 
@@ -59,12 +49,7 @@ extension SkeletonMap {
     @inlinable
     public func records<T: BTFCodable & BitwiseCopyable>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<T> {
-        let perf = isPerfEventArray, name = name, size = T.btfSize
-        return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
-                            ringMap: isRingBuffer ? self : nil, layoutExact: false) { (b) throws(BPFError) -> T in
-            try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
-            return T(btfBytes: b)
-        }
+        typedRecords(size: T.btfSize, layoutExact: false, onLost: onLost, pagesPerCPU: pagesPerCPU) { T(btfBytes: $0) }
     }
 
     /// Generated `Types.<name>` (layout-exact): past the first record of a
@@ -73,12 +58,23 @@ extension SkeletonMap {
     @inlinable
     public func records<T: BTFRecord>(as type: T.Type, onLost: (@Sendable (LostSamples) -> Void)? = nil,
                        pagesPerCPU: Int = 64) -> EventRecords<T> {
-        let perf = isPerfEventArray, name = name, size = T.btfSize
+        typedRecords(size: T.btfSize, layoutExact: T.btfBools.isEmpty && T.btfSize == MemoryLayout<T>.size,
+                     onLost: onLost, pagesPerCPU: pagesPerCPU) { T(btfBytes: $0) }
+    }
+
+    /// What every typed `records(as:)` builds: records of `size` bytes
+    /// (perf buffers: up to 7 bytes of the kernel's padding more), checked
+    /// and then decoded by `decode`. `layoutExact`: past the first record of
+    /// a run of one size, the iterator loads records itself (one unaligned
+    /// load, what `decode` does for such a type).
+    @inlinable
+    func typedRecords<T>(size: Int, layoutExact: Bool, onLost: (@Sendable (LostSamples) -> Void)?, pagesPerCPU: Int,
+                         decode: @escaping @Sendable (UnsafeRawBufferPointer) -> T) -> EventRecords<T> {
+        let perf = isPerfEventArray, name = name
         return EventRecords(open: { () throws(BPFError) in try self.reader(pagesPerCPU: pagesPerCPU) }, onLost: onLost,
-                            ringMap: isRingBuffer ? self : nil,
-                            layoutExact: T.btfBools.isEmpty && size == MemoryLayout<T>.size) { (b) throws(BPFError) -> T in
+                            ringMap: isRingBuffer ? self : nil, layoutExact: layoutExact) { (b) throws(BPFError) -> T in
             try RecordDecoding.check(b, expected: size, type: T.self, map: name, perf: perf)
-            return T(btfBytes: b)
+            return decode(b)
         }
     }
 
