@@ -287,6 +287,18 @@ public enum EmbeddedObject {
     /// Base64 text as bytes, whitespace skipped; nil for any other character
     /// or a misplaced '='.
     static func strictBase64(_ text: String) -> [UInt8]? {
+        base64(text, strict: true)
+    }
+
+    /// Decodes base64 text, skipping whitespace, newlines and any other
+    /// character (what skeletons generated before the compressed embedding call).
+    public static func decodeBase64(_ text: String) -> [UInt8] {
+        base64(text, strict: false) ?? []
+    }
+
+    /// The one base64 decoder: `strict` refuses (nil) a character outside the
+    /// alphabet and whitespace, and data after '='; otherwise those are skipped.
+    private static func base64(_ text: String, strict: Bool) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count * 3 / 4)
         var acc: UInt32 = 0
@@ -302,9 +314,11 @@ public enum EmbeddedObject {
             case UInt8(ascii: "/"): v = 63
             case UInt8(ascii: "="): padding += 1; continue
             case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): continue
-            default: return nil
+            default:
+                if strict { return nil }
+                continue
             }
-            if padding > 0 { return nil }
+            if strict && padding > 0 { return nil }
             acc = (acc << 6 | v) & 0xffffff
             bits += 6
             if bits >= 8 {
@@ -312,33 +326,7 @@ public enum EmbeddedObject {
                 out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
             }
         }
-        return padding <= 2 ? out : nil
-    }
-
-    /// Decodes base64 text, skipping whitespace and newlines.
-    public static func decodeBase64(_ text: String) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count * 3 / 4)
-        var acc: UInt32 = 0
-        var bits = 0
-        for c in text.utf8 {
-            let v: UInt32
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a")) + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0")) + 52
-            case UInt8(ascii: "+"): v = 62
-            case UInt8(ascii: "/"): v = 63
-            default: continue  // '=', whitespace
-            }
-            acc = (acc << 6 | v) & 0xffffff
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
-            }
-        }
-        return out
+        return !strict || padding <= 2 ? out : nil
     }
 
     /// Encodes `bytes` as base64 lines of `lineLength` characters.
