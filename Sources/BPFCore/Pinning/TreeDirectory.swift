@@ -23,15 +23,24 @@ final class TreeDirectory {
     let mode: mode_t
 
     private init(fd: FileDescriptor, path: String) throws(BPFError) {
-        var st = stat()
-        if fstat(fd.rawValue, &st) != 0 { throw BPFError("stat \(path)", errno: Glibc.errno) }
-        guard let mnt = mountIDOfFile(fd.rawValue) else { throw BPFError("get the mount id of \(path)", errno: Glibc.errno) }
         self.fd = fd
         self.path = path
-        self.mountID = mnt
-        self.device = UInt64(st.st_dev)
-        self.inode = UInt64(st.st_ino)
-        self.owner = st.st_uid
+        var mnt: UInt64 = 0, dev: UInt64 = 0, ino: UInt64 = 0, uid: UInt32 = 0, mode: UInt32 = 0
+        if bpfswift_dir_stat(fd.rawValue, &mnt, &dev, &ino, &uid, &mode) == 0 {
+            mountID = mnt
+            device = dev
+            inode = ino
+            owner = uid
+            self.mode = mode_t(mode) & 0o7777
+            return
+        }
+        var st = stat()
+        if fstat(fd.rawValue, &st) != 0 { throw BPFError("stat \(path)", errno: Glibc.errno) }
+        guard let m = mountIDOfFile(fd.rawValue) else { throw BPFError("get the mount id of \(path)", errno: Glibc.errno) }
+        mountID = m
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        owner = st.st_uid
         self.mode = st.st_mode & 0o7777
     }
 
@@ -211,7 +220,8 @@ final class TreeDirectory {
         guard owner == geteuid() else {
             throw BPFError("create directory \(path)", errno: EPERM, detail: "it belongs to uid \(owner): someone else made it")
         }
-        if fchmod(fd.rawValue, 0o700) != 0 { throw BPFError("chmod \(path)", errno: Glibc.errno) }
+        // mkdir under the pinner's umask 077 already made it 0700.
+        if mode != 0o700, fchmod(fd.rawValue, 0o700) != 0 { throw BPFError("chmod \(path)", errno: Glibc.errno) }
     }
 
     /// Unlinks the entry `name` (a pin or a symlink: never followed). ENOENT is not an error.
