@@ -26,42 +26,56 @@ struct CSkeletonGenerator {
 
     /// Marker lines around the embedded object, so tests can normalise it.
     /// The object as bpftool writes it: string literal lines of 32 bytes,
-    /// `\0` for zero and `\xHH` for others, the last ending in `;`. Built as
-    /// bytes: formatting each byte as a String was half of `gen skeleton
-    /// --lang c`'s instructions.
-    static func blobLiteral(_ bytes: [UInt8]) -> [String] {
-        let digits = Array("0123456789abcdef".utf8)
-        var lines: [String] = []
-        lines.reserveCapacity(bytes.count / 32 + 1)
-        var line: [UInt8] = []
-        line.reserveCapacity(32 * 4 + 8)
-        var i = 0
-        repeat {
-            let end = min(i + 32, bytes.count)
-            line.removeAll(keepingCapacity: true)
-            line.append(contentsOf: [9, 9, 34])   // \t\t"
-            for b in bytes[i..<end] {
-                line.append(92)
-                if b == 0 {
-                    line.append(48)
-                } else {
-                    line.append(120)
-                    line.append(digits[Int(b >> 4)])
-                    line.append(digits[Int(b & 15)])
+    /// `\0` for zero and `\xHH` for others, the last ending in `;`, each
+    /// line newline-terminated, appended to `out` as bytes (formatting each
+    /// byte as a String was half of `gen skeleton --lang c`'s instructions,
+    /// and a String per line a third of its heap).
+    static func appendBlobLiteral(_ bytes: [UInt8], to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + blobLiteralSize(bytes))
+        let digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102)
+        withUnsafeBytes(of: digits) { hex in
+            var i = 0
+            repeat {
+                let end = min(i + 32, bytes.count)
+                out.append(9); out.append(9); out.append(34)   // \t\t"
+                for j in i..<end {
+                    let b = bytes[j]
+                    out.append(92)
+                    if b == 0 {
+                        out.append(48)
+                    } else {
+                        out.append(120)
+                        out.append(hex[Int(b >> 4)])
+                        out.append(hex[Int(b & 15)])
+                    }
                 }
-            }
-            line.append(34)
-            if end == bytes.count { line.append(59) }
-            lines.append(String(decoding: line, as: UTF8.self))
-            i = end
-        } while i < bytes.count
-        return lines
+                out.append(34)
+                if end == bytes.count { out.append(59) }
+                out.append(10)
+                i = end
+            } while i < bytes.count
+        }
+    }
+
+    /// The length of `appendBlobLiteral`'s text for `bytes`.
+    static func blobLiteralSize(_ bytes: [UInt8]) -> Int {
+        var zeros = 0
+        for b in bytes where b == 0 { zeros += 1 }
+        let lines = max(1, (bytes.count + 31) / 32)
+        return 2 * zeros + 4 * (bytes.count - zeros) + 5 * lines + 1
     }
 
     static let blobStart = "\tstatic const char data[] __attribute__((__aligned__(8))) ="
     static let blobEnd = "\t*sz = sizeof(data) - 1;"
 
     func generate() throws -> String {
+        String(decoding: try generateBytes(), as: UTF8.self)
+    }
+
+    /// The header as UTF-8 bytes.
+    func generateBytes() throws -> [UInt8] {
         do {
             return try render()
         } catch let e as CannotExpress {
@@ -84,7 +98,7 @@ struct CSkeletonGenerator {
         var progs: [String] = []
     }
 
-    private func render() throws -> String {
+    private func render() throws -> [UInt8] {
         let maps = model.maps
         let progs = model.programs
         let structOps = model.structOpsMaps
@@ -100,13 +114,16 @@ struct CSkeletonGenerator {
     }
 
     private func render(maps: [SkeletonModel.Map], progs: [SkeletonModel.Program], structOps: [SkeletonModel.Map],
-                        sections: [SkeletonModel.Section], ids: Idents) throws -> String {
+                        sections: [SkeletonModel.Section], ids: Idents) throws -> [UInt8] {
         func mid(_ m: SkeletonModel.Map) -> String { ids.maps[m.name]! }
         func sid(_ s: SkeletonModel.Section) -> String { ids.maps[s.mapName] ?? GeneratedText.cIdentifier(s.ident) }
         let guardName = "__\(name.uppercased())_SKEL_H__"
         let mapLinks = "\(name.uppercased())__LIBBPF_MAP_LINKS"
 
-        var p = CodePrinter(indentUnit: "\t")
+        // The embedded object is most of the header; the rest is about 4 KB
+        // and a few hundred bytes a map or program.
+        let rest = 8192 + 512 * (maps.count + progs.count) + 2048 * structOps.count
+        var p = CodePrinter(indentUnit: "\t", capacity: CSkeletonGenerator.blobLiteralSize(model.elf) + rest)
         p.line("/* generated by bpfswift; do not edit */")
         p.line("/* C skeleton of \(GeneratedText.cComment(model.fileName)) (bpfswift gen skeleton --lang c), with bpftool's skeleton API */")
         p.line("#ifndef \(guardName)")
@@ -332,7 +349,7 @@ struct CSkeletonGenerator {
         p.line("static inline const void *\(name)__elf_bytes(size_t *sz)")
         p.line("{")
         p.raw(CSkeletonGenerator.blobStart)
-        for line in CSkeletonGenerator.blobLiteral(model.elf) { p.raw(line) }
+        p.rawASCIILines { CSkeletonGenerator.appendBlobLiteral(model.elf, to: &$0) }
         p.raw(CSkeletonGenerator.blobEnd)
         p.line("\treturn (const void *)data;")
         p.line("}")
@@ -369,7 +386,7 @@ struct CSkeletonGenerator {
             p.line()
         }
         p.line("#endif /* \(guardName) */")
-        return p.text
+        return p.bytes
     }
 
     /// `struct NAME__IDENT { ... } *IDENT;`: the section's variables at their

@@ -103,6 +103,34 @@ public final class OutputSink {
         if buffer.count >= 1 << 16 { flush() }
     }
 
+    /// Writes a finished document (a generated file) as one block, after
+    /// what is buffered: straight to the descriptor, or held as one chunk,
+    /// never copied through the buffer (`gen skeleton`'s header went
+    /// through two 64 KB buffers on its way to write(2)).
+    public func write(document bytes: [UInt8]) {
+        if writeError != nil { return }
+        guard fd != nil || holding else { return write(bytes: bytes) }
+        flush()
+        if let fd {
+            bytes.withUnsafeBytes { writeAll(fd, $0) }
+        } else {
+            hold(bytes)
+        }
+    }
+
+    /// `write(document:)` for text.
+    public func write(document text: String) {
+        if writeError != nil { return }
+        if let fd {
+            let done: Void? = text.utf8.withContiguousStorageIfAvailable { u in
+                flush()
+                if writeError == nil { writeAll(fd, UnsafeRawBufferPointer(u)) }
+            }
+            if done != nil { return }
+        }
+        write(document: Array(text.utf8))
+    }
+
     /// Writes `bytes` (copied into the buffer): for a writer that reuses its
     /// own storage (JSONWriter.drain).
     public func write(raw bytes: UnsafeRawBufferPointer) {
