@@ -32,7 +32,13 @@ public final class OutputSink {
         self.fd = fd
         target = nil
         holdLimit = 0
-        buffer.reserveCapacity(1 << 16)
+    }
+
+    /// A descriptor's buffer is 64 KB, taken at its first buffered write:
+    /// stderr's and a `gen skeleton` stdout's (written as one document)
+    /// never need one.
+    @inline(__always) private func reserveBuffer() {
+        if fd != nil && buffer.capacity == 0 { buffer.reserveCapacity(1 << 16) }
     }
 
     /// A sink that keeps what is written, for tests.
@@ -82,6 +88,7 @@ public final class OutputSink {
 
     public func write(_ s: String) {
         if writeError != nil { return }
+        reserveBuffer()
         buffer.append(contentsOf: s.utf8)
         if buffer.count >= 1 << 16 { flush() }
     }
@@ -99,6 +106,7 @@ public final class OutputSink {
             }
             return
         }
+        reserveBuffer()
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
     }
@@ -140,6 +148,7 @@ public final class OutputSink {
             writeAll(fd, bytes)
             return
         }
+        reserveBuffer()
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
     }
