@@ -37,7 +37,7 @@ struct CSkeletonGenerator {
         // appending byte by byte checked capacity and uniqueness each time
         // (~65 instructions a byte of the object).
         out.append(contentsOf: repeatElement(0, count: size))
-        func hex(_ d: UInt8) -> UInt8 { d < 10 ? 48 + d : 87 + d }
+        func hex(_ d: UInt8) -> UInt32 { UInt32(d < 10 ? 48 + d : 87 + d) }
         out.withUnsafeMutableBufferPointer { o in
             bytes.withUnsafeBufferPointer { src in
                 var w = o.baseAddress! + start
@@ -48,14 +48,12 @@ struct CSkeletonGenerator {
                     w += 3
                     for j in i..<end {
                         let b = src[j]
-                        w[0] = 92
                         if b == 0 {
-                            w[1] = 48
+                            UnsafeMutableRawPointer(w).storeBytes(of: UInt16(littleEndian: 0x305c), as: UInt16.self)  // \0
                             w += 2
                         } else {
-                            w[1] = 120
-                            w[2] = hex(b >> 4)
-                            w[3] = hex(b & 15)
+                            let x: UInt32 = 0x785c | hex(b >> 4) << 16 | hex(b & 15) << 24  // \xHH
+                            UnsafeMutableRawPointer(w).storeBytes(of: UInt32(littleEndian: x), as: UInt32.self)
                             w += 4
                         }
                     }
@@ -73,9 +71,21 @@ struct CSkeletonGenerator {
 
     /// The length of `appendBlobLiteral`'s text for `bytes`.
     static func blobLiteralSize(_ bytes: [UInt8]) -> Int {
-        let zeros = bytes.withUnsafeBufferPointer { p in
+        // Zero bytes counted eight at a time: after the add, a byte's top
+        // bit is clear exactly when the byte (and so its low seven bits) was 0.
+        let zeros = bytes.withUnsafeBytes { raw in
+            let low: UInt64 = 0x7f7f_7f7f_7f7f_7f7f
             var z = 0
-            for b in p { z &+= b == 0 ? 1 : 0 }
+            var i = 0
+            while i + 8 <= raw.count {
+                let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                z += (~(((x & low) &+ low) | x | low)).nonzeroBitCount
+                i += 8
+            }
+            while i < raw.count {
+                if raw[i] == 0 { z += 1 }
+                i += 1
+            }
             return z
         }
         let lines = max(1, (bytes.count + 31) / 32)
