@@ -396,7 +396,7 @@ struct CSkeletonGenerator {
         // Size checks of the section members against BTF.
         if let btf = model.btf {
             p.line("__attribute__((unused)) static void")
-            try p.function("\(name)__assert(struct \(name) *s __attribute__((unused)))") { p in
+            p.function("\(name)__assert(struct \(name) *s __attribute__((unused)))") { p in
                 p.raw("#ifdef __cplusplus")
                 p.raw("#define _Static_assert static_assert")
                 p.raw("#endif")
