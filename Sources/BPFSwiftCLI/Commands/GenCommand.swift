@@ -67,33 +67,43 @@ enum GenCommand {
         if types != nil && language == .c {
             throw UsageError("\(args.commandPath): types applies to --lang swift (a C skeleton has no types)")
         }
-        let text = try generateSkeleton(path: file, name: name, language: language, types: types ?? .used)
-        ctx.out.write(text)
+        switch language {
+        case .swift: ctx.out.write(document: try swiftSkeleton(path: file, name: name, types: types ?? .used))
+        case .c: ctx.out.write(document: try cSkeleton(path: file, name: name))
+        }
     }
 
     /// The skeleton of the object at `path` as text.
     static func generateSkeleton(path: String, name: String?, language: Language,
                                  types: SwiftSkeletonGenerator.TypesPolicy = .used) throws -> String {
         switch language {
-        case .swift:
-            let typeName = name ?? SkeletonNaming.swiftTypeName(fromPath: path)
-            do {
-                try SkeletonNaming.validateSwiftTypeName(typeName)
-            } catch let e as UsageError where name == nil {
-                throw UsageError(e.message + " (derived from the file name; give one with name OBJECT_NAME)")
-            }
-            let model = try SkeletonModel.read(path: path, objectName: SkeletonNaming.objectName(fromPath: path))
-            return try SwiftSkeletonGenerator(model: model, typeName: typeName, types: types).generate()
-        case .c:
-            let cName = name ?? SkeletonNaming.cName(fromPath: path)
-            do {
-                try SkeletonNaming.validateCName(cName)
-            } catch let e as UsageError where name == nil {
-                throw UsageError(e.message + " (derived from the file name; give one with name OBJECT_NAME)")
-            }
-            // As bpftool: the C name is also the object name libbpf opens it under.
-            let model = try SkeletonModel.read(path: path, objectName: cName)
-            return try CSkeletonGenerator(model: model, name: cName).generate()
+        case .swift: return try swiftSkeleton(path: path, name: name, types: types)
+        case .c: return String(decoding: try cSkeleton(path: path, name: name), as: UTF8.self)
         }
+    }
+
+    private static func swiftSkeleton(path: String, name: String?,
+                                      types: SwiftSkeletonGenerator.TypesPolicy) throws -> String {
+        let typeName = name ?? SkeletonNaming.swiftTypeName(fromPath: path)
+        do {
+            try SkeletonNaming.validateSwiftTypeName(typeName)
+        } catch let e as UsageError where name == nil {
+            throw UsageError(e.message + " (derived from the file name; give one with name OBJECT_NAME)")
+        }
+        let model = try SkeletonModel.read(path: path, objectName: SkeletonNaming.objectName(fromPath: path))
+        return try SwiftSkeletonGenerator(model: model, typeName: typeName, types: types).generate()
+    }
+
+    /// The C header as UTF-8 bytes, as the command writes it.
+    private static func cSkeleton(path: String, name: String?) throws -> [UInt8] {
+        let cName = name ?? SkeletonNaming.cName(fromPath: path)
+        do {
+            try SkeletonNaming.validateCName(cName)
+        } catch let e as UsageError where name == nil {
+            throw UsageError(e.message + " (derived from the file name; give one with name OBJECT_NAME)")
+        }
+        // As bpftool: the C name is also the object name libbpf opens it under.
+        let model = try SkeletonModel.read(path: path, objectName: cName)
+        return try CSkeletonGenerator(model: model, name: cName).generateBytes()
     }
 }

@@ -26,42 +26,81 @@ struct CSkeletonGenerator {
 
     /// Marker lines around the embedded object, so tests can normalise it.
     /// The object as bpftool writes it: string literal lines of 32 bytes,
-    /// `\0` for zero and `\xHH` for others, the last ending in `;`. Built as
-    /// bytes: formatting each byte as a String was half of `gen skeleton
-    /// --lang c`'s instructions.
-    static func blobLiteral(_ bytes: [UInt8]) -> [String] {
-        let digits = Array("0123456789abcdef".utf8)
-        var lines: [String] = []
-        lines.reserveCapacity(bytes.count / 32 + 1)
-        var line: [UInt8] = []
-        line.reserveCapacity(32 * 4 + 8)
-        var i = 0
-        repeat {
-            let end = min(i + 32, bytes.count)
-            line.removeAll(keepingCapacity: true)
-            line.append(contentsOf: [9, 9, 34])   // \t\t"
-            for b in bytes[i..<end] {
-                line.append(92)
-                if b == 0 {
-                    line.append(48)
-                } else {
-                    line.append(120)
-                    line.append(digits[Int(b >> 4)])
-                    line.append(digits[Int(b & 15)])
-                }
+    /// `\0` for zero and `\xHH` for others, the last ending in `;`, each
+    /// line newline-terminated, appended to `out` as bytes (formatting each
+    /// byte as a String was half of `gen skeleton --lang c`'s instructions,
+    /// and a String per line a third of its heap).
+    static func appendBlobLiteral(_ bytes: [UInt8], to out: inout [UInt8]) {
+        let size = blobLiteralSize(bytes)
+        let start = out.count
+        // Grown to its final length at once, then filled through a pointer:
+        // appending byte by byte checked capacity and uniqueness each time
+        // (~65 instructions a byte of the object).
+        out.append(contentsOf: repeatElement(0, count: size))
+        func hex(_ d: UInt8) -> UInt32 { UInt32(d < 10 ? 48 + d : 87 + d) }
+        out.withUnsafeMutableBufferPointer { o in
+            bytes.withUnsafeBufferPointer { src in
+                var w = o.baseAddress! + start
+                var i = 0
+                repeat {
+                    let end = min(i + 32, src.count)
+                    w[0] = 9; w[1] = 9; w[2] = 34   // \t\t"
+                    w += 3
+                    for j in i..<end {
+                        let b = src[j]
+                        if b == 0 {
+                            UnsafeMutableRawPointer(w).storeBytes(of: UInt16(littleEndian: 0x305c), as: UInt16.self)  // \0
+                            w += 2
+                        } else {
+                            let x: UInt32 = 0x785c | hex(b >> 4) << 16 | hex(b & 15) << 24  // \xHH
+                            UnsafeMutableRawPointer(w).storeBytes(of: UInt32(littleEndian: x), as: UInt32.self)
+                            w += 4
+                        }
+                    }
+                    w[0] = 34
+                    w += 1
+                    if end == src.count { w[0] = 59; w += 1 }
+                    w[0] = 10
+                    w += 1
+                    i = end
+                } while i < src.count
+                precondition(w == o.baseAddress! + start + size, "blob literal size")
             }
-            line.append(34)
-            if end == bytes.count { line.append(59) }
-            lines.append(String(decoding: line, as: UTF8.self))
-            i = end
-        } while i < bytes.count
-        return lines
+        }
+    }
+
+    /// The length of `appendBlobLiteral`'s text for `bytes`.
+    static func blobLiteralSize(_ bytes: [UInt8]) -> Int {
+        // Zero bytes counted eight at a time: after the add, a byte's top
+        // bit is clear exactly when the byte (and so its low seven bits) was 0.
+        let zeros = bytes.withUnsafeBytes { raw in
+            let low: UInt64 = 0x7f7f_7f7f_7f7f_7f7f
+            var z = 0
+            var i = 0
+            while i + 8 <= raw.count {
+                let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                z += (~(((x & low) &+ low) | x | low)).nonzeroBitCount
+                i += 8
+            }
+            while i < raw.count {
+                if raw[i] == 0 { z += 1 }
+                i += 1
+            }
+            return z
+        }
+        let lines = max(1, (bytes.count + 31) / 32)
+        return 2 * zeros + 4 * (bytes.count - zeros) + 5 * lines + 1
     }
 
     static let blobStart = "\tstatic const char data[] __attribute__((__aligned__(8))) ="
     static let blobEnd = "\t*sz = sizeof(data) - 1;"
 
     func generate() throws -> String {
+        String(decoding: try generateBytes(), as: UTF8.self)
+    }
+
+    /// The header as UTF-8 bytes.
+    func generateBytes() throws -> [UInt8] {
         do {
             return try render()
         } catch let e as CannotExpress {
@@ -84,7 +123,7 @@ struct CSkeletonGenerator {
         var progs: [String] = []
     }
 
-    private func render() throws -> String {
+    private func render() throws -> [UInt8] {
         let maps = model.maps
         let progs = model.programs
         let structOps = model.structOpsMaps
@@ -100,13 +139,18 @@ struct CSkeletonGenerator {
     }
 
     private func render(maps: [SkeletonModel.Map], progs: [SkeletonModel.Program], structOps: [SkeletonModel.Map],
-                        sections: [SkeletonModel.Section], ids: Idents) throws -> String {
+                        sections: [SkeletonModel.Section], ids: Idents) throws -> [UInt8] {
         func mid(_ m: SkeletonModel.Map) -> String { ids.maps[m.name]! }
         func sid(_ s: SkeletonModel.Section) -> String { ids.maps[s.mapName] ?? GeneratedText.cIdentifier(s.ident) }
         let guardName = "__\(name.uppercased())_SKEL_H__"
         let mapLinks = "\(name.uppercased())__LIBBPF_MAP_LINKS"
 
-        var p = CodePrinter(indentUnit: "\t")
+        // The embedded object is most of the header; the rest is about 4 KB
+        // and a few hundred bytes a map or program.
+        let rest = 8192 + 512 * (maps.count + progs.count) + 2048 * structOps.count
+        // The sections' variable names, found once for their structs and the size checks.
+        var sectionVarIDs: [[String]] = []
+        var p = CodePrinter(indentUnit: "\t", capacity: CSkeletonGenerator.blobLiteralSize(model.elf) + rest)
         p.line("/* generated by bpfswift; do not edit */")
         p.line("/* C skeleton of \(GeneratedText.cComment(model.fileName)) (bpfswift gen skeleton --lang c), with bpftool's skeleton API */")
         p.line("#ifndef \(guardName)")
@@ -155,7 +199,7 @@ struct CSkeletonGenerator {
                 }
             }
             if model.btf != nil {
-                for s in sections { try sectionStruct(s, ident: sid(s), &p) }
+                for s in sections { sectionVarIDs.append(try sectionStruct(s, ident: sid(s), &p)) }
             }
             p.line()
             p.raw("#ifdef __cplusplus")
@@ -332,7 +376,7 @@ struct CSkeletonGenerator {
         p.line("static inline const void *\(name)__elf_bytes(size_t *sz)")
         p.line("{")
         p.raw(CSkeletonGenerator.blobStart)
-        for line in CSkeletonGenerator.blobLiteral(model.elf) { p.raw(line) }
+        p.rawASCIILines { CSkeletonGenerator.appendBlobLiteral(model.elf, to: &$0) }
         p.raw(CSkeletonGenerator.blobEnd)
         p.line("\treturn (const void *)data;")
         p.line("}")
@@ -352,12 +396,12 @@ struct CSkeletonGenerator {
         // Size checks of the section members against BTF.
         if let btf = model.btf {
             p.line("__attribute__((unused)) static void")
-            try p.function("\(name)__assert(struct \(name) *s __attribute__((unused)))") { p in
+            p.function("\(name)__assert(struct \(name) *s __attribute__((unused)))") { p in
                 p.raw("#ifdef __cplusplus")
                 p.raw("#define _Static_assert static_assert")
                 p.raw("#endif")
-                for s in sections {
-                    for (v, id) in zip(s.variables, try variableIdents(s)) {
+                for (s, varIDs) in zip(sections, sectionVarIDs) {
+                    for (v, id) in zip(s.variables, varIDs) {
                         guard let size = btf.sizeOf(v.typeID) else { continue }
                         p.line("_Static_assert(sizeof(s->\(sid(s))->\(id)) == \(size), \"unexpected size of '\(id)'\");")
                     }
@@ -369,7 +413,7 @@ struct CSkeletonGenerator {
             p.line()
         }
         p.line("#endif /* \(guardName) */")
-        return p.text
+        return p.bytes
     }
 
     /// `struct NAME__IDENT { ... } *IDENT;`: the section's variables at their
@@ -427,8 +471,9 @@ struct CSkeletonGenerator {
         return try btf.cDeclaration(of: typeID, name: name, indentLevel: indentLevel, stripModifiers: stripModifiers)
     }
 
-    private func sectionStruct(_ s: SkeletonModel.Section, ident: String, _ p: inout CodePrinter) throws {
-        guard let btf = model.btf else { return }
+    /// Returns the C names of the section's variables (`variableIdents`).
+    private func sectionStruct(_ s: SkeletonModel.Section, ident: String, _ p: inout CodePrinter) throws -> [String] {
+        guard let btf = model.btf else { return [] }
         let varIDs = try variableIdents(s)
         p.line("struct \(name)__\(ident) {")
         p.indent()
@@ -454,6 +499,7 @@ struct CSkeletonGenerator {
         }
         p.outdent()
         p.line("} *\(ident);")
+        return varIDs
     }
 
     /// The shadow type of a struct_ops map, as bpftool lays it out: scalar

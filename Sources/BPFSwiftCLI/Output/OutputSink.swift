@@ -32,7 +32,13 @@ public final class OutputSink {
         self.fd = fd
         target = nil
         holdLimit = 0
-        buffer.reserveCapacity(1 << 16)
+    }
+
+    /// A descriptor's buffer is 64 KB, taken at its first buffered write:
+    /// stderr's and a `gen skeleton` stdout's (written as one document)
+    /// never need one.
+    @inline(__always) private func reserveBuffer() {
+        if fd != nil && buffer.capacity == 0 { buffer.reserveCapacity(1 << 16) }
     }
 
     /// A sink that keeps what is written, for tests.
@@ -82,6 +88,7 @@ public final class OutputSink {
 
     public func write(_ s: String) {
         if writeError != nil { return }
+        reserveBuffer()
         buffer.append(contentsOf: s.utf8)
         if buffer.count >= 1 << 16 { flush() }
     }
@@ -99,8 +106,37 @@ public final class OutputSink {
             }
             return
         }
+        reserveBuffer()
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
+    }
+
+    /// Writes a finished document (a generated file) as one block, after
+    /// what is buffered: straight to the descriptor, or held as one chunk,
+    /// never copied through the buffer (`gen skeleton`'s header went
+    /// through two 64 KB buffers on its way to write(2)).
+    public func write(document bytes: [UInt8]) {
+        if writeError != nil { return }
+        guard fd != nil || holding else { return write(bytes: bytes) }
+        flush()
+        if let fd {
+            bytes.withUnsafeBytes { writeAll(fd, $0) }
+        } else {
+            hold(bytes)
+        }
+    }
+
+    /// `write(document:)` for text.
+    public func write(document text: String) {
+        if writeError != nil { return }
+        if let fd {
+            let done: Void? = text.utf8.withContiguousStorageIfAvailable { u in
+                flush()
+                if writeError == nil { writeAll(fd, UnsafeRawBufferPointer(u)) }
+            }
+            if done != nil { return }
+        }
+        write(document: Array(text.utf8))
     }
 
     /// Writes `bytes` (copied into the buffer): for a writer that reuses its
@@ -112,6 +148,7 @@ public final class OutputSink {
             writeAll(fd, bytes)
             return
         }
+        reserveBuffer()
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
     }
