@@ -183,6 +183,18 @@ extension BTFRecord {
     }
 }
 
+/// A generated `Types` union: raw storage of the union's size and
+/// alignment, each member a computed property over it.
+public protocol BTFUnion: BTFBytesHashable {}
+
+extension BTFUnion {
+    /// The union's bytes, which the members read and write.
+    public var bytes: [UInt8] {
+        get { Swift.withUnsafeBytes(of: self) { [UInt8]($0) } }
+        set { Swift.withUnsafeMutableBytes(of: &self) { BTFLayout.copy(newValue, into: $0) } }
+    }
+}
+
 /// A generated `Types` enum: a struct of the C enum's size whose every raw
 /// value is valid, as in C (so reading one from memory cannot fail).
 public protocol BTFEnum: RawRepresentable where RawValue: FixedWidthInteger {

@@ -666,17 +666,19 @@ final class SwiftTypeMapper {
         let stored = Set(zip(ms, forms).filter { $1 == .stored }.map(\.0.bare))
         var p = CodePrinter()
         let cName = "\(isUnion ? "union" : "struct") \(t.name.isEmpty ? "(anonymous)" : t.name)"
-        p.line("/// `\(cName)`: \(size) bytes, C layout.")
         if isUnion {
-            p.line("/// Every member is a computed property over the same bytes.")
+            p.line("/// `\(cName)`: \(size) bytes; its members are views of the same bytes (`bytes`).")
         } else if !placed {
-            p.line("/// Its members overlap: each is a computed property over the bytes at its BTF offset.")
+            p.line("/// `\(cName)`: \(size) bytes; its members overlap, each a view of the bytes at its offset.")
         } else if hasRaw {
-            p.line("/// Bitfields and members a packed layout does not align are computed properties over the")
-            p.line("/// bytes at their BTF offsets.")
+            p.line("/// `\(cName)`: \(size) bytes; bitfields and unaligned members are views of their bytes.")
+        } else {
+            p.line("/// `\(cName)`: \(size) bytes, C layout.")
         }
         let equality = Self.equality(slots, byteEquality: byteEquality)
-        let conformances = equality == .bytes ? "BTFBytesHashable, Sendable" : "BTFRecord, Hashable, Sendable"
+        // A union is raw storage, so always bytewise (BTFUnion adds its `bytes`).
+        let conformances = isUnion ? "BTFUnion, Sendable"
+            : equality == .bytes ? "BTFBytesHashable, Sendable" : "BTFRecord, Hashable, Sendable"
         p.block("public struct \(name): \(conformances) {") { p in
             for s in slots {
                 switch s {
@@ -701,14 +703,6 @@ final class SwiftTypeMapper {
             }
             if equality == .bytes && !padding.isEmpty {
                 p.line("public static let btfPadding = [\(padding.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))]")
-            }
-            if isUnion {
-                p.line()
-                p.line("/// The union's bytes, which the members read and write.")
-                p.block("public var bytes: [UInt8] {") { p in
-                    p.line("get { Swift.withUnsafeBytes(of: self) { [UInt8]($0) } }")
-                    p.line("set { Swift.withUnsafeMutableBytes(of: &self) { BTFLayout.copy(newValue, into: $0) } }")
-                }
             }
             if !computed.isEmpty { p.line() }
             for m in computed { computedProperty(m, &p) }
