@@ -85,9 +85,14 @@ import TestSupport
     /// `llvm-strip -g` (ours, when llvm-strip is missing). link_iter and
     /// obj_iter are built against vmlinux.h and reach task_struct and a
     /// hundred kernel types through pointers; link_trace uses only
-    /// integers. That these skeletons compile and load is checked by
-    /// GenSkeletonRunTests (link_iter is in its run package).
-    @Test(arguments: ["link_iter", "obj_iter", "link_trace"])
+    /// integers. skel_minimal is shaped like libbpf-bootstrap's minimal
+    /// (no vmlinux.h, one program, a .bss global: about 2.6 KB stripped,
+    /// where the skeleton's fixed code weighs most); counter and
+    /// skel_counter are small objects with structs, maps and globals.
+    /// That these skeletons compile and load is checked by
+    /// GenSkeletonRunTests (link_iter, skel_minimal, counter and
+    /// skel_counter are in its run package).
+    @Test(arguments: ["link_iter", "obj_iter", "link_trace", "skel_minimal", "counter", "skel_counter"])
     func wholeSkeletonIsNearTheStrippedObject(fixture: String) throws {
         let path = try Fixtures.object(fixture)
         let file = Array(try Data(contentsOf: URL(fileURLWithPath: path)))

@@ -66,6 +66,60 @@ extension BTFRecord {
     public static var btfSize: Int { MemoryLayout<Self>.size }
     public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self, bools: Self.btfBools) }
     public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }
+
+    /// The value whose bytes, padding included, are all zero (C's `= {}`):
+    /// what a generated initializer starts from.
+    @inlinable
+    public static var btfZero: Self {
+        precondition(MemoryLayout<Self>.size > 0, "\(Self.self) has no bytes")
+        return withUnsafeTemporaryAllocation(byteCount: MemoryLayout<Self>.size, alignment: MemoryLayout<Self>.alignment) {
+            $0.initializeMemory(as: UInt8.self, repeating: 0)
+            return $0.load(as: Self.self)
+        }
+    }
+}
+
+/// A generated `Types` struct or union whose `==` and `hash(into:)` are
+/// over its bytes, padding left out: C leaves padding undefined, so two
+/// records the kernel wrote with equal members are equal. Written once
+/// here rather than member by member in each skeleton. The generator uses
+/// it for types without floating-point members (those compare by value:
+/// `-0.0 == 0.0`, NaN is unequal to itself), whose `==` it writes out; a
+/// C `bool` is 0 or 1 once read (`btfBools`), so its byte compares right.
+public protocol BTFBytesHashable: BTFRecord, Hashable {
+    /// Byte ranges of padding, nested types' included: not compared, not hashed.
+    static var btfPadding: [Range<Int>] { get }
+}
+
+extension BTFBytesHashable {
+    public static var btfPadding: [Range<Int>] { [] }
+
+    @inlinable
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        let padding = btfPadding
+        return Swift.withUnsafeBytes(of: lhs) { a in
+            Swift.withUnsafeBytes(of: rhs) { b in
+                var from = 0
+                for r in padding + [a.count..<a.count] {
+                    if r.lowerBound > from && !a[from..<r.lowerBound].elementsEqual(b[from..<r.lowerBound]) { return false }
+                    from = max(from, r.upperBound)
+                }
+                return true
+            }
+        }
+    }
+
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        let padding = Self.btfPadding
+        Swift.withUnsafeBytes(of: self) { a in
+            var from = 0
+            for r in padding + [a.count..<a.count] {
+                if r.lowerBound > from { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: a[from..<r.lowerBound])) }
+                from = max(from, r.upperBound)
+            }
+        }
+    }
 }
 
 // Accessors of the members a generated type cannot store at their C offset
@@ -129,8 +183,29 @@ extension BTFRecord {
     }
 }
 
+/// A generated `Types` union: raw storage of the union's size and
+/// alignment, each member a computed property over it.
+public protocol BTFUnion: BTFBytesHashable {}
+
+extension BTFUnion {
+    /// The union's bytes, which the members read and write.
+    public var bytes: [UInt8] {
+        get { Swift.withUnsafeBytes(of: self) { [UInt8]($0) } }
+        set { Swift.withUnsafeMutableBytes(of: &self) { BTFLayout.copy(newValue, into: $0) } }
+    }
+}
+
 /// A generated `Types` enum: a struct of the C enum's size whose every raw
 /// value is valid, as in C (so reading one from memory cannot fail).
 public protocol BTFEnum: RawRepresentable where RawValue: FixedWidthInteger {
     init(rawValue: RawValue)
+}
+
+// What every generated enum has, written once here: its size, zero value
+// and bytes (its one stored property is the raw value, so its memory is C's).
+extension BTFEnum where Self: BTFCodable & BitwiseCopyable {
+    public static var btfSize: Int { MemoryLayout<Self>.size }
+    public init() { self.init(rawValue: 0) }
+    public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self) }
+    public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }
 }

@@ -91,19 +91,36 @@ public final class SkeletonGlobals: @unchecked Sendable {
         lock.withLock { _ in storeLocked(value, at: offset, codec, name: name) }
     }
 
-    private func storeLocked<T>(_ value: T, at offset: Int, _ codec: BTFCodec<T>, name: String) {
+    /// Writes the variable at `offset` (its type says how), as `store(_:at:name:)`;
+    /// the message of a write to a read-only section names the variable from the
+    /// object's BTF.
+    public func store<T: BTFCodable>(_ value: T, at offset: Int) {
+        lock.withLock { _ in storeLocked(value, at: offset, T.btfCodec, name: self.variableName(at: offset)) }
+    }
+
+    /// The name of the variable at `offset` in the section's BTF, else "offset N".
+    func variableName(at offset: Int) -> String {
+        if let btf = map.object.btf, let sec = btf.type(map.btfValueTypeID), sec.kind == .dataSection,
+           let v = sec.sectionVariables.first(where: { Int($0.offset) == offset }),
+           let t = btf.type(v.typeID), !t.name.isEmpty {
+            return t.name
+        }
+        return "offset \(offset)"
+    }
+
+    private func storeLocked<T>(_ value: T, at offset: Int, _ codec: BTFCodec<T>, name: @autoclosure () -> String) {
         if let live {
-            precondition(access == .writable, "\(name): \(sectionName) is read-only after load()")
+            precondition(access == .writable, "\(name()): \(sectionName) is read-only after load()")
             codec.store(value, live.bytes, at: offset)
             return
         }
         switch access {
         case .readOnly:
-            preconditionFailure("\(name): \(sectionName) is read-only")
+            preconditionFailure("\(name()): \(sectionName) is read-only")
         case .writableUntilLoad:
-            precondition(!map.object.isLoaded, "\(name): \(sectionName) is read-only after load()")
+            precondition(!map.object.isLoaded, "\(name()): \(sectionName) is read-only after load()")
         case .writable:
-            precondition(!map.object.isLoaded, "\(name): map \(map.name) was not created, nothing to write")
+            precondition(!map.object.isLoaded, "\(name()): map \(map.name) was not created, nothing to write")
         }
         guard let initial = map.initialValuePointer else {
             preconditionFailure("global data of map \(map.name) is not available")

@@ -26,6 +26,13 @@ struct SwiftTypeRef {
     var boolOffsets: [Int] = []
     /// Whether `==` and `hash(into:)` are missing (InlineArray), so generated code compares bytes.
     var comparesBytes = false
+    /// Byte ranges of padding inside a value (nested structs' and array elements' included), sorted.
+    var padding: [Range<Int>] = []
+    /// Whether its bytes outside `padding` decide its `==` (false when a float,
+    /// which compares by value, is in it, or its padding is too scattered to list).
+    var byteEquality = true
+    /// Its zero value as a default argument (`.init(repeating: 0)`: the parameter's type is known).
+    var defaultZero: String = "0"
 
     enum Bitfield {
         case integer(signed: Bool)
@@ -105,8 +112,8 @@ final class SwiftTypeMapper {
             return try intRef(t, context: context)
         case .float:
             switch t.size {
-            case 4: return scalar("Float", zero: "0", size: 4)
-            case 8: return scalar("Double", zero: "0", size: 8)
+            case 4: var r = scalar("Float", zero: "0", size: 4); r.byteEquality = false; return r
+            case 8: var r = scalar("Double", zero: "0", size: 8); r.byteEquality = false; return r
             default: throw CannotExpress("\(context) has a \(t.size)-byte float type \(t.name), which Swift lacks")
             }
         case .ptr:
@@ -123,9 +130,17 @@ final class SwiftTypeMapper {
             if !elem.boolOffsets.isEmpty {
                 for i in 0..<n { bools += elem.boolOffsets.map { $0 + i * elem.size } }
             }
+            // The elements' padding, unless there is too much of it to list.
+            let listable = n * elem.padding.count <= Self.maxPaddingRanges
+            var padding: [Range<Int>] = []
+            if listable {
+                for i in 0..<n { padding += elem.padding.map { $0.lowerBound + i * elem.size..<$0.upperBound + i * elem.size } }
+            }
             return SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: "\(name)(repeating: \(elem.zero))",
                                 bitfield: nil, size: elem.size * n, align: elem.align, cAlign: elem.cAlign,
-                                boolOffsets: bools, comparesBytes: true)
+                                boolOffsets: bools, comparesBytes: true, padding: Self.merged(padding),
+                                byteEquality: elem.byteEquality && listable,
+                                defaultZero: ".init(repeating: \(elem.defaultZero))")
         case .structure, .union, .enumeration, .enum64:
             return try declared(t, preferredName: t.name.isEmpty ? "anon_" + context : t.name)
         case .fwd:
@@ -240,7 +255,7 @@ final class SwiftTypeMapper {
 
     private func scalar(_ name: String, zero: String, size: Int, bitfield: SwiftTypeRef.Bitfield? = nil) -> SwiftTypeRef {
         SwiftTypeRef(name: name, codec: "\(name).btfCodec", zero: zero, bitfield: bitfield,
-                     size: size, align: size, cAlign: size)
+                     size: size, align: size, cAlign: size, defaultZero: zero)
     }
 
     private func intRef(_ t: BTFType, context: String) throws -> SwiftTypeRef {
@@ -292,7 +307,7 @@ final class SwiftTypeMapper {
     }
 
     /// Size and alignment of the types declared so far, by BTF id.
-    private var layouts: [UInt32: (size: Int, align: Int, cAlign: Int, bools: [Int])] = [:]
+    private var layouts: [UInt32: (size: Int, align: Int, cAlign: Int, bools: [Int], padding: [Range<Int>], byteEquality: Bool)] = [:]
     /// The generated types, in declaration order (for tests of their layout).
     private(set) var typeLayouts: [GeneratedTypeLayout] = []
 
@@ -320,7 +335,8 @@ final class SwiftTypeMapper {
             bitfield = .enumeration(rawType: try enumRawType(t), signed: t.isSignedEnum)
         }
         return SwiftTypeRef(name: qualified, codec: "\(qualified).btfCodec", zero: "\(qualified)()", bitfield: bitfield,
-                            size: l.size, align: l.align, cAlign: l.cAlign, boolOffsets: l.bools)
+                            size: l.size, align: l.align, cAlign: l.cAlign, boolOffsets: l.bools,
+                            padding: l.padding, byteEquality: l.byteEquality, defaultZero: ".init()")
     }
 
     /// A member's Swift name in a scope, before uniquing: sanitized, with a
@@ -380,27 +396,19 @@ final class SwiftTypeMapper {
 
     /// For a struct with `char[N]` members: an initializer taking those as
     /// Strings (`Types.key(comm: "bash")`), the other members as in the
-    /// memberwise one; a string that does not fit throws.
-    private func stringInitializer(_ ms: [Member], _ p: inout CodePrinter, storage: [(name: String, type: String)],
-                                   stored: Set<String>) {
-        let ms = ms.filter { $0.bitSize != 0 || $0.type.size > 0 }
-        let strings = ms.filter { $0.charArrayCount != nil }
-        guard !strings.isEmpty else { return }
-        let params = ms.map { m in
-            m.charArrayCount != nil ? "\(m.swiftName): String" : "\(m.swiftName): \(m.type.name) = \(m.type.zero)"
+    /// memberwise one (`settable`, in its order); a string that does not fit throws.
+    private func stringInitializer(_ settable: [Member], _ p: inout CodePrinter) {
+        guard settable.contains(where: { $0.charArrayCount != nil }) else { return }
+        let params = settable.map { m in
+            m.charArrayCount != nil ? "\(m.swiftName): String" : "\(m.swiftName): \(m.type.name) = \(m.type.defaultZero)"
         }.joined(separator: ", ")
-        p.line()
+        // The array's type spelled out: only the memberwise initializer takes it.
+        let args = settable.map { m in
+            m.charArrayCount != nil ? "\(m.swiftName): \(m.type.name)(cString: \(m.swiftName), member: \(quote(m.cName)))"
+                : "\(m.swiftName): \(m.swiftName)"
+        }.joined(separator: ", ")
         p.line("/// With the `char` arrays from strings (UTF-8, NUL-padded); one that does not fit throws.")
-        p.block("public init(\(params)) throws(BPFError) {") { p in
-            for s in storage { p.line("self.\(s.name) = \(s.type)(repeating: 0)") }
-            for m in ms.sorted(by: { stored.contains($0.bare) && !stored.contains($1.bare) }) {
-                if m.charArrayCount != nil {
-                    p.line("self.\(m.swiftName) = try \(m.type.name)(cString: \(m.swiftName), member: \(quote(m.cName)))")
-                } else {
-                    p.line("self.\(m.swiftName) = \(m.swiftName)")
-                }
-            }
-        }
+        p.line("public init(\(params)) throws(BPFError) { try self.init(\(args)) }")
     }
 
     private func members(of t: BTFType, typeName: String, reserved: Set<String>) throws -> [Member] {
@@ -430,6 +438,23 @@ final class SwiftTypeMapper {
 
     /// Raw storage of `to - from` bytes whose alignment is the largest power
     /// of two (at most `limit` and 16) dividing both `from` and the length.
+    /// At most this many padding ranges are listed in a type's `btfPadding`;
+    /// a type with more compares member by member.
+    static let maxPaddingRanges = 32
+
+    /// `ranges` sorted, with touching and overlapping ones joined.
+    static func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !r.isEmpty {
+            if let last = out.last, r.lowerBound <= last.upperBound {
+                out[out.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
     private static func storage(from: Int, to: Int, limit: Int) -> (type: String, align: Int) {
         var a = 16
         while a > 1 && (a > limit || from % a != 0 || (to - from) % a != 0) { a /= 2 }
@@ -474,14 +499,27 @@ final class SwiftTypeMapper {
         }
     }
 
+    /// How a generated type gets `==` and `hash(into:)`.
+    private enum Equality {
+        /// Every stored property is a Hashable member (no padding, no C
+        /// array): Swift synthesizes them, in no lines.
+        case synthesized
+        /// BPFCore's `BTFBytesHashable`: the bytes, padding left out (no floats in it).
+        case bytes
+        /// Written out member by member (floats compare by value).
+        case members
+    }
+
+    private static func equality(_ slots: [Slot], byteEquality: Bool) -> Equality {
+        if !slots.isEmpty, slots.allSatisfy({ if case .member(let m) = $0 { return !m.type.comparesBytes } else { return false } }) {
+            return .synthesized
+        }
+        return byteEquality ? .bytes : .members
+    }
+
     /// `==` and `hash(into:)` over the members (padding left out); C arrays
     /// and raw storage compare as bytes, since `InlineArray` has neither.
-    private func equality(_ slots: [Slot], _ p: inout CodePrinter) {
-        // Every stored property a Hashable member (no padding, no C array):
-        // Swift synthesizes the same `==` and `hash(into:)`, in no lines.
-        if !slots.isEmpty, slots.allSatisfy({ if case .member(let m) = $0 { return !m.type.comparesBytes } else { return false } }) {
-            return
-        }
+    private func memberEquality(_ slots: [Slot], _ p: inout CodePrinter) {
         var compared: [(name: String, bytes: Bool)] = []
         for s in slots {
             switch s {
@@ -605,7 +643,21 @@ final class SwiftTypeMapper {
                 storageNames.append((n, type))
             }
         }
-        layouts[t.id] = (size, align, cAlign, bools)
+        // Padding, nested types' included: what a bytewise `==` leaves out.
+        var padding: [Range<Int>] = []
+        var byteEquality = true
+        for s in slots {
+            switch s {
+            case .member(let m):
+                padding += m.type.padding.map { $0.lowerBound + m.byteOffset..<$0.upperBound + m.byteOffset }
+                byteEquality = byteEquality && m.type.byteEquality
+            case .storage(_, _, let from, let to, let isPadding, _):
+                if isPadding { padding.append(from..<to) }
+            }
+        }
+        padding = Self.merged(padding)
+        if padding.count > Self.maxPaddingRanges { byteEquality = false }
+        layouts[t.id] = (size, align, cAlign, bools, padding, byteEquality)
         typeLayouts.append(GeneratedTypeLayout(btfID: t.id, swiftName: name,
                                                members: zip(ms, forms).map { ($0.bare, $1) }))
 
@@ -614,16 +666,20 @@ final class SwiftTypeMapper {
         let stored = Set(zip(ms, forms).filter { $1 == .stored }.map(\.0.bare))
         var p = CodePrinter()
         let cName = "\(isUnion ? "union" : "struct") \(t.name.isEmpty ? "(anonymous)" : t.name)"
-        p.line("/// `\(cName)`: \(size) bytes, C layout.")
         if isUnion {
-            p.line("/// Every member is a computed property over the same bytes.")
+            p.line("/// `\(cName)`: \(size) bytes; its members are views of the same bytes (`bytes`).")
         } else if !placed {
-            p.line("/// Its members overlap: each is a computed property over the bytes at its BTF offset.")
+            p.line("/// `\(cName)`: \(size) bytes; its members overlap, each a view of the bytes at its offset.")
         } else if hasRaw {
-            p.line("/// Bitfields and members a packed layout does not align are computed properties over the")
-            p.line("/// bytes at their BTF offsets.")
+            p.line("/// `\(cName)`: \(size) bytes; bitfields and unaligned members are views of their bytes.")
+        } else {
+            p.line("/// `\(cName)`: \(size) bytes, C layout.")
         }
-        p.block("public struct \(name): BTFRecord, Hashable, Sendable {") { p in
+        let equality = Self.equality(slots, byteEquality: byteEquality)
+        // A union is raw storage, so always bytewise (BTFUnion adds its `bytes`).
+        let conformances = isUnion ? "BTFUnion, Sendable"
+            : equality == .bytes ? "BTFBytesHashable, Sendable" : "BTFRecord, Hashable, Sendable"
+        p.block("public struct \(name): \(conformances) {") { p in
             for s in slots {
                 switch s {
                 case .member(let m):
@@ -635,35 +691,22 @@ final class SwiftTypeMapper {
             }
             p.line()
             let settable = isUnion ? [] : ms.filter { $0.bitSize != 0 || $0.type.size > 0 }
-            if settable.isEmpty {
-                p.block("public init() {") { p in
-                    for s in storageNames { p.line("self.\(s.name) = \(s.type)(repeating: 0)") }
-                }
-            } else {
-                let params = settable.map { "\($0.swiftName): \($0.type.name) = \($0.type.zero)" }.joined(separator: ", ")
-                p.block("public init(\(params)) {") { p in
-                    for s in storageNames { p.line("self.\(s.name) = \(s.type)(repeating: 0)") }
-                    // Stored members first: the computed ones write into self.
-                    for m in settable.sorted(by: { stored.contains($0.bare) && !stored.contains($1.bare) }) {
-                        p.line("self.\(m.swiftName) = \(m.swiftName)")
-                    }
-                }
-            }
-            if !isUnion { stringInitializer(ms, &p, storage: storageNames, stored: stored) }
+            // One line: from all-zero bytes (padding and raw storage), then each member.
+            // Stored members first: the computed ones write into self.
+            let params = settable.map { "\($0.swiftName): \($0.type.name) = \($0.type.defaultZero)" }.joined(separator: ", ")
+            let body = (storageNames.isEmpty ? [] : ["self = .btfZero"])
+                + settable.sorted(by: { stored.contains($0.bare) && !stored.contains($1.bare) }).map { "self.\($0.swiftName) = \($0.swiftName)" }
+            p.line("public init(\(params)) {" + (body.isEmpty ? "}" : " " + body.joined(separator: "; ") + " }"))
+            if !isUnion { stringInitializer(settable, &p) }
             if !bools.isEmpty {
                 p.line("public static let btfBools = [\(bools.map(String.init).joined(separator: ", "))]")
             }
-            if isUnion {
-                p.line()
-                p.line("/// The union's bytes, which the members read and write.")
-                p.block("public var bytes: [UInt8] {") { p in
-                    p.line("get { Swift.withUnsafeBytes(of: self) { [UInt8]($0) } }")
-                    p.line("set { Swift.withUnsafeMutableBytes(of: &self) { BTFLayout.copy(newValue, into: $0) } }")
-                }
+            if equality == .bytes && !padding.isEmpty {
+                p.line("public static let btfPadding = [\(padding.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))]")
             }
             if !computed.isEmpty { p.line() }
             for m in computed { computedProperty(m, &p) }
-            equality(slots, &p)
+            if equality == .members { memberEquality(slots, &p) }
         }
         return p.lines
     }
@@ -682,19 +725,14 @@ final class SwiftTypeMapper {
         let cases = try SwiftTypeMapper.memberNames(t.enumerators.map(\.name), reserved: reserved,
                                                     scope: "cases of enum \(name)")
         let size = Int(t.size)
-        layouts[t.id] = (size, size, size, [])
+        layouts[t.id] = (size, size, size, [], [], true)
         typeLayouts.append(GeneratedTypeLayout(btfID: t.id, swiftName: name, members: []))
         var p = CodePrinter()
         p.line("/// `enum \(t.name.isEmpty ? "(anonymous)" : t.name)`: \(t.size) bytes; any \(raw) is valid, as in C.")
-        p.block("public struct \(name): BTFCodable, Hashable, BTFEnum, Sendable, BitwiseCopyable {") { p in
-            p.line("public static let btfSize = \(t.size)")
+        // Size, zero value and bytes come from BPFCore's BTFEnum.
+        p.block("public struct \(name): BTFEnum, BTFCodable, Hashable, Sendable, BitwiseCopyable {") { p in
             p.line("public var rawValue: \(raw)")
-            p.line()
             p.line("public init(rawValue: \(raw)) { self.rawValue = rawValue }")
-            p.line("public init() { self.rawValue = 0 }")
-            p.line("public init(btfBytes b: UnsafeRawBufferPointer) { self = BTFLayout.load(b, as: Self.self) }")
-            p.line("public func encode(btfBytes b: UnsafeMutableRawBufferPointer) { BTFLayout.store(self, b) }")
-            if !t.enumerators.isEmpty { p.line() }
             for (e, swiftName) in zip(t.enumerators, cases) {
                 p.line("public static let \(swiftName) = \(name)(rawValue: \(enumLiteral(e.rawValue, size: Int(t.size), signed: t.isSignedEnum)))")
             }

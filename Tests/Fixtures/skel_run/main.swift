@@ -1,6 +1,6 @@
 // A program built on generated Swift skeletons, as a user would write one.
 // GenSkeletonRunTests generates the skeletons of counter, skel_counter,
-// skel_globals, skel_ops and link_iter next to this file, builds the package and runs
+// skel_globals, skel_ops, link_iter and skel_minimal next to this file, builds the package and runs
 // it as root: every check prints "PASS name" or "FAIL name: detail", and
 // the exit status is 1 when any failed.
 //
@@ -262,6 +262,22 @@ run("link_iter") {
         let c = cLayout(name)
         check("iter.layout.\(name)", c.0 == size && c.1 == align, "Swift \(size)/\(align), C \(String(describing: c))")
     }
+}
+
+// Shaped like libbpf-bootstrap's minimal.bpf.c (no vmlinux.h): .bss set
+// before load, a tracepoint program attached by its section name.
+run("skel_minimal") {
+    let skel = try SkelMinimalSkeleton()
+    skel.bss.my_pid = pid
+    try skel.load()
+    try skel.attach()
+    let fd = open("/dev/null", O_WRONLY)
+    for _ in 0..<3 { _ = write(fd, "x", 1) }
+    close(fd)
+    check("minimal.run", skel.bss.hits >= 3 && skel.bss.my_pid == pid && skel.links.handle_tp != nil,
+          "hits \(skel.bss.hits), my_pid \(skel.bss.my_pid)")
+    skel.detach()
+    check("minimal.detach", skel.links.handle_tp == nil)
 }
 
 print(failures == 0 ? "ALL PASS" : "\(failures) FAILED")
