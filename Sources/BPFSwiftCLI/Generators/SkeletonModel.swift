@@ -53,6 +53,8 @@ struct SkeletonModel {
     struct Program {
         let name: String
         let sectionName: String
+        /// The kernel program type number (`BPF_PROG_TYPE_*`).
+        let type: UInt32
     }
 
     let fileName: String
@@ -97,7 +99,7 @@ struct SkeletonModel {
                             keyTypeID: isInternal ? 0 : m.btfKeyTypeID, valueTypeID: m.btfValueTypeID,
                             flags: m.flags, section: section))
         }
-        let programs = object.programs.map { Program(name: $0.name, sectionName: $0.sectionName) }
+        let programs = object.programs.map { Program(name: $0.name, sectionName: $0.sectionName, type: $0.type) }
         return SkeletonModel(fileName: fileName, objectName: objectName, elf: elf, object: object, btf: btf,
                              maps: maps, programs: programs)
     }

@@ -254,11 +254,29 @@ struct SwiftSkeletonGenerator {
         }
     }
 
+    /// Program types whose context user space can build: the kernel's
+    /// `BPF_PROG_TEST_RUN` takes a `ctx_in` for them (`ProgramTestRun.run(...,
+    /// ctxIn:)`). socket_filter (1), sched_cls (3), sched_act (4), cgroup_skb (8),
+    /// lwt_in/out/xmit (10-12), lwt_seg6local (19): `__sk_buff`; xdp (6): `xdp_md`;
+    /// raw_tracepoint (17), raw_tracepoint_writable (24): the argument array;
+    /// flow_dissector (22): the kernel reads `bpf_flow_keys` from `ctx_in`;
+    /// sk_lookup (30): `bpf_sk_lookup`; syscall (31): the program's own
+    /// argument struct; netfilter (32): `bpf_nf_ctx`. Not kprobe, tracepoint,
+    /// perf_event (no test run), tracing (fentry/fexit: a test run without
+    /// `ctx_in`; iter, lsm), struct_ops, cgroup sock/sysctl/sockopt, sk_skb,
+    /// sk_msg, sock_ops: their contexts are kernel memory a program never
+    /// gets from user space.
+    static let testRunContextProgramTypes: Set<UInt32> = [1, 3, 4, 6, 8, 10, 11, 12, 17, 19, 22, 24, 30, 31, 32]
+
     /// Where the types the object uses start: the maps' keys and values
     /// (inner maps' too, from the `.maps` definitions), the global variables
-    /// (and what a global pointer points to: the `unused_event` idiom), the
-    /// pointees of the programs' parameters: their contexts, such as
-    /// `trace_event_raw_sys_enter`, `pt_regs`, `bpf_iter__task`. (Not those
+    /// (and what a global pointer points to: the `unused_event` idiom), and
+    /// the pointees of the parameters of the programs whose type takes a
+    /// context in a test run (`testRunContextProgramTypes`): `__sk_buff`,
+    /// `xdp_md`, a syscall program's argument struct. Other programs'
+    /// contexts (`pt_regs` of a kprobe or uprobe, `trace_event_raw_sys_enter`,
+    /// `bpf_iter__task`) are kernel memory user space never holds, so they
+    /// are roots only when a map or global holds them. (Nor the parameters
     /// of subprograms: a static helper taking a `struct request *` would
     /// pull in a hundred kernel types by value, which no map or global holds.)
     func typeRoots() -> [UInt32] {
@@ -293,7 +311,9 @@ struct SwiftSkeletonGenerator {
                 }
             }
         }
-        let programs = Set(model.programs.map(\.name))
+        let programs = Set(model.programs
+            .filter { SwiftSkeletonGenerator.testRunContextProgramTypes.contains($0.type) }
+            .map(\.name))
         let count = min(btf.typeCount, 1 << 20)
         guard count > 1 else { return roots }
         for id in 1..<count {
