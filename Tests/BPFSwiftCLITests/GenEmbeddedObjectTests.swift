@@ -89,10 +89,14 @@ import TestSupport
     /// (no vmlinux.h, one program, a .bss global: about 2.6 KB stripped,
     /// where the skeleton's fixed code weighs most); counter and
     /// skel_counter are small objects with structs, maps and globals.
+    /// obj_uprobe (one BPF_UPROBE program, the shape of most libbpf-tools)
+    /// and link_uprobe (uprobe, uretprobe, uprobe.multi, a map) take a
+    /// `pt_regs` context, a `BPFOpaque` since no test run builds it.
     /// That these skeletons compile and load is checked by
     /// GenSkeletonRunTests (link_iter, skel_minimal, counter and
     /// skel_counter are in its run package).
-    @Test(arguments: ["link_iter", "obj_iter", "link_trace", "skel_minimal", "counter", "skel_counter"])
+    @Test(arguments: ["link_iter", "obj_iter", "link_trace", "skel_minimal", "counter", "skel_counter",
+                      "obj_uprobe", "link_uprobe"])
     func wholeSkeletonIsNearTheStrippedObject(fixture: String) throws {
         let path = try Fixtures.object(fixture)
         let file = Array(try Data(contentsOf: URL(fileURLWithPath: path)))

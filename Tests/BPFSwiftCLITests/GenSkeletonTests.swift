@@ -219,18 +219,34 @@ import TestSupport
     }
 
     /// `types used` (the default) spells out what the object holds by value
-    /// and names the structs it only points to (task_struct through
-    /// bpf_iter__task) as `BPFOpaque`s of their size; `types all` spells out
-    /// every one.
+    /// and names the structs it only points to (task_struct, and the
+    /// iterator's context bpf_iter__task, which no test run takes) as
+    /// `BPFOpaque`s of their size; `types all` spells out every one.
     @Test func typesUsedAndAll() throws {
         let used = try Self.generate("link_iter", lang: "swift")
         let all = try Self.generate("link_iter", lang: "swift", extra: ["types", "all"])
         #expect(try Self.generate("link_iter", lang: "swift", extra: ["types", "used"]) == used)
-        #expect(used.contains("public struct bpf_iter__task: "), "the iterator's context in full")
+        #expect(used.contains("public typealias bpf_iter__task = BPFOpaque<2, UInt64>"), "the iterator's context by size")
         #expect(used.contains("public typealias task_struct = BPFOpaque<"), "task_struct by name and size")
         #expect(!used.contains("public struct task_struct"))
         #expect(all.contains("public struct task_struct: "))
+        #expect(all.contains("public struct bpf_iter__task: "))
         #expect(all.count > 3 * used.count, "all \(all.count) bytes, used \(used.count)")
+    }
+
+    /// A program's context is spelled out only when its program type takes
+    /// one in a test run (`ctx_in`): net_progs' xdp and tc programs get
+    /// `xdp_md` and `__sk_buff` in full; its sk_msg's `sk_msg_md` and its
+    /// cgroup/sock_create's `bpf_sock` (no map or global holds them) are
+    /// `BPFOpaque`s of their size.
+    @Test func testRunContextsInFull() throws {
+        let used = try Self.generate("net_progs", lang: "swift")
+        #expect(used.contains("public struct xdp_md: "))
+        #expect(used.contains("public struct __sk_buff: "))
+        for name in ["sk_msg_md", "bpf_sock"] {
+            #expect(used.contains("public typealias \(name) = BPFOpaque<"), "\(name) by size")
+            #expect(!used.contains("public struct \(name): "), "\(name) not in full")
+        }
     }
 
     @Test func missingFileFails() {

@@ -242,9 +242,10 @@ if !pinDir.isEmpty {
     }
 }
 
-// An object built against vmlinux.h: Types spells out the iterators'
-// contexts and names what they point to (task_struct, cgroup) as opaque
-// values of their C size and alignment; the skeleton opens and loads.
+// An object built against vmlinux.h: Types names the iterators' contexts
+// (bpf_iter__task: no test run takes them) and what they point to
+// (task_struct, cgroup) as opaque values of their C size and alignment;
+// the skeleton opens and loads.
 run("link_iter") {
     let skel = try LinkIterSkeleton()
     try skel.load()
