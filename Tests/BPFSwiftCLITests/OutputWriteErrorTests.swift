@@ -31,6 +31,23 @@ import TestSupport
                 "\(args): \(r.stderr)")
     }
 
+    /// A large text (a C skeleton of more than 16 KB) goes to the descriptor
+    /// from its own storage, not through the sink's buffer: it meets a full
+    /// device the same way, and arrives whole and once, the same bytes as
+    /// the held -j output that does go through the buffer.
+    @Test func largeTextWrite() throws {
+        let obj = try Fixtures.object("execs")
+        let full = try Self.bash("\"$BIN\" gen skeleton \(obj) --lang c >/dev/full", timeout: 60)
+        #expect(full.status == 1, "\(full.summary)")
+        #expect(full.stderr == "Error: write to standard output: No space left on device\n", "\(full.stderr)")
+        let direct = try Self.bash("\"$BIN\" gen skeleton \(obj) --lang c | cat", timeout: 60)
+        let held = try Self.bash("\"$BIN\" -j gen skeleton \(obj) --lang c | cat", timeout: 60)
+        #expect(direct.status == 0 && held.status == 0, "\(direct.summary) \(held.summary)")
+        #expect(direct.stdout.utf8.count > 1 << 14, "the skeleton is \(direct.stdout.utf8.count) bytes")
+        #expect(direct.stdout == held.stdout)
+        #expect(direct.stdout.hasSuffix("#endif /* __EXECS_BPF_SKEL_H__ */\n"))
+    }
+
     /// A 300,000-element array map dumped into `head -c 100`: the dump stops
     /// at the first failed write (EPIPE), long before a full dump would end.
     /// Counted in bpf(2) calls (strace -c), not in milliseconds: a full dump

@@ -88,6 +88,14 @@ public final class OutputSink {
 
     public func write(_ s: String) {
         if writeError != nil { return }
+        // A large text goes to the descriptor from its own storage: copying
+        // it into `buffer` faulted in a fresh page per 4 KB of it.
+        if let fd, s.utf8.count >= 1 << 14 {
+            flush()
+            var s = s
+            s.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
+            return
+        }
         reserveBuffer()
         buffer.append(contentsOf: s.utf8)
         if buffer.count >= 1 << 16 { flush() }
