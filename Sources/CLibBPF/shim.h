@@ -155,7 +155,19 @@ static inline int bpfswift_openat2(int dirfd, const char *path, int flags, unsig
     memset(&how, 0, sizeof how);
     how.flags = (unsigned long long)(unsigned int)flags;
     how.resolve = resolve;
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    /* Without openat2 (kernels before 5.6, valgrind): one plain name opened
+     * O_NOFOLLOW relative to dirfd is already beneath it and never through a
+     * symlink; the callers compare the mount id of what they got, which is
+     * what RESOLVE_NO_XDEV would have refused. Anything with a '/' fails. */
+    if (fd < 0 && errno == ENOSYS && (flags & O_NOFOLLOW)) {
+        if (strchr(path, '/') != NULL) {
+            errno = EINVAL;
+            return -1;
+        }
+        return openat(dirfd, path, flags);
+    }
+    return fd;
 }
 static inline unsigned long long bpfswift_resolve_in_tree(void)
 {
