@@ -437,4 +437,49 @@ struct TrustTests {
         #expect(g.status == 1 && g.stderr.contains("not an ELF file"), "\(g.stderr)")
         dir.remove()
     }
+
+    // MARK: a kernel without openat2
+
+    /// Without openat2(2) (kernels before 5.6; here a seccomp filter makes
+    /// it answer ENOSYS, Tests/Fixtures/tools/no_openat2.c) a tree's entries
+    /// are opened with openat O_NOFOLLOW: trees are still pinned, shown and
+    /// removed, and a tree whose links/ was swapped for a symlink to
+    /// another tree's still never reaches that tree.
+    @Test func withoutOpenat2TreesWorkAndASwappedSymlinkIsStillNotFollowed() throws {
+        let work = NSTemporaryDirectory() + "bpfswift_no_openat2_\(getpid())"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let tool = work + "/no_openat2"
+        let cc = try runProcess("/usr/bin/env", ["cc", "-O2", "-o", tool, Fixtures.sourceDir + "/tools/no_openat2.c"])
+        try #require(cc.status == 0, "\(cc.stderr)")
+        func run(_ args: String...) throws -> ProcessResult { try runProcess(tool, [TestEnv.binary] + args) }
+
+        let dir = try BPFFSDir("trust_no_openat2")
+        let victimPath = dir.sub("victim")
+        try #require(try ObjectKit.pin("obj_tp", victimPath, root: dir.path, ["--attach"]).status == 0)
+        let victimLinks = ObjectKit.entries(try ObjectKit.show(victimPath), "links").mapValues { ObjectKit.id($0) }
+        try #require(!victimLinks.isEmpty)
+
+        let t = dir.sub("t")
+        let p = try run("object", "pin", try Fixtures.object("obj_tp"), t, "--attach", "--pin-root", dir.path)
+        #expect(p.status == 0, "\(p.stderr)")
+        let s = try run("-j", "object", "show", t)
+        #expect(s.status == 0, "\(s.stderr)")
+        #expect((try parseJSON(s.stdout) as? [String: Any])?["complete"] as? Bool == true, "\(s.stdout)")
+        #expect(try run("object", "unpin", t).status == 0)
+        #expect(!ObjectKit.exists(t))
+
+        // links/ a symlink to the victim's links/: unpin goes no further than the symlink.
+        let swapped = dir.sub("swapped")
+        try #require(try run("object", "pin", try Fixtures.object("obj_rawtp"), swapped, "--pin-root", dir.path).status == 0)
+        try #require(symlink(victimPath + "/links", swapped + "/links") == 0)
+        let u = try run("object", "unpin", swapped)
+        #expect(u.status == 0, "\(u.stderr)")
+        let after = try ObjectKit.show(victimPath)
+        #expect(after["complete"] as? Bool == true)
+        #expect(ObjectKit.entries(after, "links").mapValues { ObjectKit.id($0) } == victimLinks)
+
+        #expect(try bpfswift("object", "unpin", victimPath).status == 0)
+        dir.remove()
+    }
 }
