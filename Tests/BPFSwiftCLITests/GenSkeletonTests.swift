@@ -334,6 +334,18 @@ import TestSupport
         }
         #expect(Padded(c: InlineArray { Int8($0) }) != Padded(c: InlineArray { Int8(1 - $0) }))
         #expect(Padded() == Padded.btfZero)
+        // An empty C struct (size 0, as GNU C and the kernel's BTF have) has a zero value too,
+        // and padding ranges past the end (from a malformed BTF) are only cut short.
+        #expect(Empty.btfZero == Empty() && MemoryLayout<Empty>.size == 0)
+        #expect(Overhanging(a: 1) == Overhanging(a: 1) && Overhanging(a: 1) != Overhanging(a: 2))
+        #expect(Overhanging(a: 1).hashValue == Overhanging(a: 1).hashValue)
+    }
+
+    struct Empty: BTFBytesHashable, Sendable {}
+
+    struct Overhanging: BTFBytesHashable, Sendable {
+        var a: UInt32
+        static let btfPadding = [2..<40]
     }
 
     @Test func cDeclarationsComeFromBTF() throws {

@@ -71,8 +71,8 @@ extension BTFRecord {
     /// what a generated initializer starts from.
     @inlinable
     public static var btfZero: Self {
-        precondition(MemoryLayout<Self>.size > 0, "\(Self.self) has no bytes")
-        return withUnsafeTemporaryAllocation(byteCount: MemoryLayout<Self>.size, alignment: MemoryLayout<Self>.alignment) {
+        // At least one byte, so that an empty C struct (size 0) has storage to load from.
+        withUnsafeTemporaryAllocation(byteCount: Swift.max(1, MemoryLayout<Self>.size), alignment: MemoryLayout<Self>.alignment) {
             $0.initializeMemory(as: UInt8.self, repeating: 0)
             return $0.load(as: Self.self)
         }
@@ -101,8 +101,9 @@ extension BTFBytesHashable {
             Swift.withUnsafeBytes(of: rhs) { b in
                 var from = 0
                 for r in padding + [a.count..<a.count] {
-                    if r.lowerBound > from && !a[from..<r.lowerBound].elementsEqual(b[from..<r.lowerBound]) { return false }
-                    from = max(from, r.upperBound)
+                    let end = Swift.min(r.lowerBound, a.count)
+                    if end > from && !a[from..<end].elementsEqual(b[from..<end]) { return false }
+                    from = Swift.max(from, r.upperBound)
                 }
                 return true
             }
@@ -115,8 +116,9 @@ extension BTFBytesHashable {
         Swift.withUnsafeBytes(of: self) { a in
             var from = 0
             for r in padding + [a.count..<a.count] {
-                if r.lowerBound > from { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: a[from..<r.lowerBound])) }
-                from = max(from, r.upperBound)
+                let end = Swift.min(r.lowerBound, a.count)
+                if end > from { hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: a[from..<end])) }
+                from = Swift.max(from, r.upperBound)
             }
         }
     }

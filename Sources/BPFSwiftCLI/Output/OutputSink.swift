@@ -134,16 +134,10 @@ public final class OutputSink {
         }
     }
 
-    /// `write(document:)` for text.
+    /// `write(document:)` for text (to a descriptor, `write(_:)` already
+    /// sends a large text from its own storage).
     public func write(document text: String) {
-        if writeError != nil { return }
-        if let fd {
-            let done: Void? = text.utf8.withContiguousStorageIfAvailable { u in
-                flush()
-                if writeError == nil { writeAll(fd, UnsafeRawBufferPointer(u)) }
-            }
-            if done != nil { return }
-        }
+        if fd != nil { return write(text) }
         write(document: Array(text.utf8))
     }
 
