@@ -13,14 +13,18 @@ public struct Command {
     /// Usage lines without the "bpfswift OBJECT" prefix, e.g. "{ show | list } [PROG]".
     public let usage: [String]
     /// What the command does, for man pages and `help` (one paragraph).
-    public let summary: String
+    public var summary: String { summaryText() }
     public let run: (inout Arguments, Context) throws -> Void
+    /// Made when read: every run builds the table it dispatches into, and a
+    /// summary with an interpolation (object pin's) cost more to build than
+    /// the rest of the table (String appends of ~1 KB: 38K instructions).
+    private let summaryText: () -> String
 
-    public init(_ name: String, usage: [String], summary: String = "",
+    public init(_ name: String, usage: [String], summary: @autoclosure @escaping () -> String = "",
                 run: @escaping (inout Arguments, Context) throws -> Void) {
         self.name = name
         self.usage = usage
-        self.summary = summary
+        self.summaryText = summary
         self.run = run
     }
 }

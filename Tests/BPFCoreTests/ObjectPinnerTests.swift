@@ -151,6 +151,22 @@ struct ObjectPinnerTests {
         var twice = m
         twice.maps.append(twice.maps[0])
         #expect(throws: BPFError.self) { try ObjectManifest.decode(twice.encoded()) }
+        #expect(twice.invalidity() == "map x_bss recorded twice")
+        var twoPrograms = m
+        twoPrograms.programs.append(twoPrograms.programs[0])
+        #expect(twoPrograms.invalidity() == "program p recorded twice")
+        var twoLinks = m
+        twoLinks.links.append(twoLinks.links[0])
+        #expect(twoLinks.invalidity() == "link ops recorded twice")
+        // One name in each kind is no collision: maps, programs and links are separate directories.
+        var sameName = m
+        sameName.programs[0].name = "x_bss"
+        sameName.links[0].pinName = "x_bss"
+        sameName.links[0].structOpsMap = "x_bss"
+        #expect(sameName.invalidity() == nil)
+        var dangling = m
+        dangling.programs[0].link = "nowhere"
+        #expect(dangling.invalidity() == "program p names link nowhere, which is not recorded")
         var zero = m
         zero.programs[0].id = 0
         #expect(throws: BPFError.self) { try ObjectManifest.decode(zero.encoded()) }

@@ -194,24 +194,32 @@ public struct ObjectManifest: Equatable, Sendable {
     /// "../../victim/links/x" is forged), names unique, ids non-zero, and
     /// programs and their links must name each other.
     public func invalidity() -> String? {
-        var seen: Set<String> = []
+        // Duplicates found by sorting each kind's names: no Set<String>,
+        // whose first use (metadata, hashing) was half the cost of this
+        // check for a small object, which object pin runs every time.
+        func duplicate(_ names: [String]) -> String? {
+            guard names.count > 1 else { return nil }
+            let sorted = names.sorted()
+            for i in 1..<sorted.count where sorted[i] == sorted[i - 1] { return sorted[i] }
+            return nil
+        }
         for m in maps {
             guard isPlainName(m.pinName) else { return "map pin name '\(m.pinName)' is not a plain name" }
-            guard seen.insert("m/" + m.pinName).inserted else { return "map \(m.pinName) recorded twice" }
             guard m.id != 0 else { return "map \(m.pinName) has id 0" }
         }
+        if let d = duplicate(maps.map(\.pinName)) { return "map \(d) recorded twice" }
         for p in programs {
             guard isPlainName(p.name) else { return "program name '\(p.name)' is not a plain name" }
-            guard seen.insert("p/" + p.name).inserted else { return "program \(p.name) recorded twice" }
             guard p.id != 0 else { return "program \(p.name) has id 0" }
             if let l = p.link, !links.contains(where: { $0.pinName == l }) { return "program \(p.name) names link \(l), which is not recorded" }
         }
+        if let d = duplicate(programs.map(\.name)) { return "program \(d) recorded twice" }
         for l in links {
             guard isPlainName(l.pinName) else { return "link pin name '\(l.pinName)' is not a plain name" }
-            guard seen.insert("l/" + l.pinName).inserted else { return "link \(l.pinName) recorded twice" }
             guard l.id != 0 else { return "link \(l.pinName) has id 0" }
             if let p = l.program, !programs.contains(where: { $0.name == p }) { return "link \(l.pinName) names program \(p), which is not recorded" }
         }
+        if let d = duplicate(links.map(\.pinName)) { return "link \(d) recorded twice" }
         return nil
     }
 
