@@ -56,9 +56,12 @@ struct CIScriptTests {
         // One tag for both runs (they run one after the other): paths and
         // interface names print the same; the script removes what it made.
         let tag = "bpfswift_ci_\(getpid())"
-        let theirs = try Self.run(tool: Bpftool.path, tag: tag)
+        // The script counts the programs named ci_xdp in the whole kernel:
+        // no other test may load ci_demo during either run.
+        let (theirs, ours) = try Fixtures.withSoleUse(of: "ci_demo") {
+            (try Self.run(tool: Bpftool.path, tag: tag), try Self.run(tool: TestEnv.binary, tag: tag))
+        }
         #expect(theirs.status == 0, "bpftool run failed:\n\(theirs.stdout.suffix(2000))\(theirs.stderr)")
-        let ours = try Self.run(tool: TestEnv.binary, tag: tag)
         #expect(ours.status == 0, "bpfswift run failed:\n\(ours.stdout.suffix(2000))\(ours.stderr)")
         for leftover in ["/sys/fs/bpf/" + tag, "/run/netns/" + tag] {
             #expect(!FileManager.default.fileExists(atPath: leftover), "\(leftover) left behind")

@@ -89,20 +89,23 @@ struct XlatedListingTests {
             if let doc = try? parseJSON(inspect.stdout) as? [String: Any],
                let maps = doc["maps"] as? [[String: Any]],
                maps.contains(where: { $0["pinning"] as? String == "by_name" }) { continue }
-            let dir = try BPFFSDir("btf_x_\(name)")
-            defer { dir.remove() }
-            let load = try Bpftool.run(["prog", "loadall", Fixtures.buildDir + "/" + object, dir.sub("p")])
-            guard load.status == 0 else { continue }   // struct_ops-only or deliberately broken objects
-            fixtures += 1
-            for prog in try FileManager.default.contentsOfDirectory(atPath: dir.sub("p")).sorted() {
-                programs += 1
-                let pin = dir.sub("p") + "/" + prog
-                for extra in [[], ["opcodes", "linum"]] {
-                    for json in [[], ["-j"]] {
-                        let args = json + ["prog", "dump", "xlated", "pinned", pin] + extra
-                        let theirs = try Bpftool.run(args), ours = try bpfswift(args: args)
-                        #expect(ours.status == 0 && theirs.status == 0, "\(args): \(ours.stderr) / \(theirs.stderr)")
-                        #expect(ours.stdout == theirs.stdout, "\(name)/\(prog) \(args): listing differs from bpftool's")
+            // CIScriptTests counts the kernel's programs by name while it runs.
+            try Fixtures.withSoleUse(of: name) {
+                let dir = try BPFFSDir("btf_x_\(name)")
+                defer { dir.remove() }
+                let load = try Bpftool.run(["prog", "loadall", Fixtures.buildDir + "/" + object, dir.sub("p")])
+                guard load.status == 0 else { return }   // struct_ops-only or deliberately broken objects
+                fixtures += 1
+                for prog in try FileManager.default.contentsOfDirectory(atPath: dir.sub("p")).sorted() {
+                    programs += 1
+                    let pin = dir.sub("p") + "/" + prog
+                    for extra in [[], ["opcodes", "linum"]] {
+                        for json in [[], ["-j"]] {
+                            let args = json + ["prog", "dump", "xlated", "pinned", pin] + extra
+                            let theirs = try Bpftool.run(args), ours = try bpfswift(args: args)
+                            #expect(ours.status == 0 && theirs.status == 0, "\(args): \(ours.stderr) / \(theirs.stderr)")
+                            #expect(ours.stdout == theirs.stdout, "\(name)/\(prog) \(args): listing differs from bpftool's")
+                        }
                     }
                 }
             }
@@ -117,6 +120,11 @@ struct XlatedListingTests {
 struct XlatedGraphAndSeveralTests {
     @Test("visual, alone and with opcodes and linum, equals bpftool's DOT byte for byte", arguments: ["ci_demo", "net_progs", "map_types", "link_trace"])
     func visual(fixture: String) throws {
+        // CIScriptTests counts the kernel's programs by name while it runs.
+        try Fixtures.withSoleUse(of: fixture) { try visualLoaded(fixture: fixture) }
+    }
+
+    func visualLoaded(fixture: String) throws {
         let dir = try BPFFSDir("dump_vis_\(fixture)")
         defer { dir.remove() }
         let load = try Bpftool.run(["prog", "loadall", try Fixtures.object(fixture), dir.sub("p")])
@@ -144,6 +152,12 @@ struct XlatedGraphAndSeveralTests {
 
     @Test("name/tag selecting several programs: each after its header, JSON an array with insns, as bpftool")
     func severalPrograms() throws {
+        // It selects by name and tag across the whole kernel: no other test
+        // may load dump_multi meanwhile (XlatedListingTests loads every fixture).
+        try Fixtures.withSoleUse(of: "dump_multi") { try severalProgramsLoaded() }
+    }
+
+    func severalProgramsLoaded() throws {
         let dir = try BPFFSDir("dump_multi")
         defer { dir.remove() }
         for i in 0..<3 {

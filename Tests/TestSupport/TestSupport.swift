@@ -59,6 +59,24 @@ public enum Fixtures {
         }
         return p
     }
+
+    private static let namesLock = NSLock()
+    nonisolated(unsafe) private static var nameLocks: [String: NSLock] = [:]
+
+    /// Runs `body` while no other test of this process that asks for
+    /// `fixture` has its programs loaded. For a test that selects programs
+    /// by name across the whole kernel (`prog show name ci_xdp`): suites run
+    /// in parallel, and another one loading the same object would add
+    /// programs of that name in the middle of it.
+    public static func withSoleUse<T>(of fixture: String, _ body: () throws -> T) rethrows -> T {
+        namesLock.lock()
+        let lock = nameLocks[fixture] ?? NSLock()
+        nameLocks[fixture] = lock
+        namesLock.unlock()
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
 }
 
 /// A unique directory on bpffs for one test; removes everything under it on cleanup.
